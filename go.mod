@@ -1,0 +1,3 @@
+module github.com/siteverify/siteverify
+
+go 1.26.8

@@ -1,0 +1,214 @@
+package mockserver
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 1 << 20
+
+// adminHandler serves the control plane. Every endpoint calls the same
+// methods as the Go API, so the two cannot disagree.
+//
+//	GET    /__admin/health          liveness and counters
+//	POST   /__admin/tokens          TokenSpec in, {"token", "expires_at"} out
+//	GET    /__admin/clock           {"now", "offset"}
+//	POST   /__admin/clock           {"advance": "3m"}
+//	GET    /__admin/requests        the journal
+//	DELETE /__admin/requests        clear the journal
+//	GET    /__admin/rules           active rules
+//	POST   /__admin/rules           add a rule
+//	DELETE /__admin/rules           delete all rules
+//	DELETE /__admin/rules/{id}      delete one rule
+//	GET    /__admin/sites           registered sites (with secrets)
+//	POST   /__admin/sites           register a site
+//	POST   /__admin/reset           back to the starting state
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__admin/health", s.adminHealth)
+	mux.HandleFunc("POST /__admin/tokens", s.adminIssue)
+	mux.HandleFunc("GET /__admin/clock", s.adminClock)
+	mux.HandleFunc("POST /__admin/clock", s.adminAdvance)
+	mux.HandleFunc("GET /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Requests())
+	})
+	mux.HandleFunc("DELETE /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearRequests()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /__admin/rules", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"rules": s.Rules()})
+	})
+	mux.HandleFunc("POST /__admin/rules", s.adminAddRule)
+	mux.HandleFunc("DELETE /__admin/rules", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearRules()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /__admin/rules/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !s.RemoveRule(r.PathValue("id")) {
+			adminError(w, http.StatusNotFound, "no rule with id %q", r.PathValue("id"))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /__admin/sites", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"default": s.Site(), "sites": s.Sites()})
+	})
+	mux.HandleFunc("POST /__admin/sites", s.adminAddSite)
+	mux.HandleFunc("POST /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/__admin/", func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusNotFound, "no admin endpoint %s %s; see GET /__admin/health", r.Method, r.URL.Path)
+	})
+	return s.requireAdminToken(mux)
+}
+
+// requireAdminToken checks the bearer token in constant time when one is
+// configured.
+func (s *Server) requireAdminToken(next http.Handler) http.Handler {
+	if s.adminToken == "" {
+		return next
+	}
+	want := []byte(s.adminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="siteverify admin"`)
+			adminError(w, http.StatusUnauthorized, "admin API needs Authorization: Bearer <admin token>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
+	j := s.journal
+	j.mu.Lock()
+	seq := j.seq
+	j.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":        "ok",
+		"url":           s.URL(),
+		"verify_url":    s.VerifyURL(),
+		"now":           s.Now(),
+		"requests_seen": seq,
+		"spent_tokens":  s.spent.len(),
+		"rules":         s.rules.count.Load(),
+	})
+}
+
+func (s *Server) adminIssue(w http.ResponseWriter, r *http.Request) {
+	var spec TokenSpec
+	if !readJSON(w, r, &spec) {
+		return
+	}
+	iss, err := s.issue(spec)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "token spec: %v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, iss)
+}
+
+type clockJSON struct {
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"`
+}
+
+func (s *Server) clockState() clockJSON {
+	return clockJSON{Now: s.Now(), Offset: time.Duration(s.clock.offset.Load()).String()}
+}
+
+func (s *Server) adminClock(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.clockState())
+}
+
+func (s *Server) adminAdvance(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Advance string `json:"advance"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	d, err := parseDuration("advance", req.Advance)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("advance %q: want a positive duration such as \"3m\" (the clock never runs backwards; POST /__admin/reset restores it)", req.Advance)
+	}
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	s.Advance(d)
+	writeJSON(w, http.StatusOK, s.clockState())
+}
+
+func (s *Server) adminAddRule(w http.ResponseWriter, r *http.Request) {
+	var rule Rule
+	if !readJSON(w, r, &rule) {
+		return
+	}
+	added, err := s.AddRule(rule)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, added)
+}
+
+func (s *Server) adminAddSite(w http.ResponseWriter, r *http.Request) {
+	var site Site
+	if !readJSON(w, r, &site) {
+		return
+	}
+	added, err := s.AddSite(site)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, added)
+}
+
+// readJSON decodes a bounded, strict JSON body, answering 400 on failure.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
+	if err != nil {
+		adminError(w, http.StatusBadRequest, "read body: %v", err)
+		return false
+	}
+	if len(body) > maxAdminBody {
+		adminError(w, http.StatusRequestEntityTooLarge, "body larger than %d bytes", maxAdminBody)
+		return false
+	}
+	if err := strictUnmarshal(body, v); err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, "encode: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// adminError answers {"error": "..."}.
+func adminError(w http.ResponseWriter, status int, format string, args ...any) {
+	b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf(format, args...)})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

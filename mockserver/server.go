@@ -1,0 +1,476 @@
+package mockserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// VerifyPath is the path of reCAPTCHA's siteverify endpoint. The mock answers
+// it on any Host, so www.google.com and www.recaptcha.net both work through a
+// proxy or a hosts entry (wire-facts §1.1).
+const VerifyPath = "/recaptcha/api/siteverify"
+
+// AdminPrefix is where the admin API lives (the prefix WireMock users know).
+const AdminPrefix = "/__admin/"
+
+// Options configures a Server. The zero value is a working server on a free
+// loopback port with a fresh V3 default site.
+type Options struct {
+	// Addr is the address to listen on, e.g. "127.0.0.1:8089". Empty means
+	// "127.0.0.1:0", a free loopback port.
+	Addr string
+	// AdminToken, when set, is required as "Authorization: Bearer <token>" on
+	// every /__admin/ call. Listening on a non-loopback address without one is
+	// refused, since the admin API can mint tokens and script answers.
+	AdminToken string
+	// DefaultSite is the site used when a token spec names none. Empty keys
+	// are generated (40 characters starting "6L", like Google's).
+	DefaultSite Site
+	// Sites are further sites to register.
+	Sites []Site
+	// Tokens are named tokens: fixed strings that verify as their spec says,
+	// for clients that cannot call the admin API.
+	Tokens []NamedToken
+	// Rules are scripted rules to install at start.
+	Rules []Rule
+	// JournalSize bounds the request journal; 0 means DefaultJournalSize.
+	JournalSize int
+	// SigningKey is the HMAC key for tokens (at least 16 bytes); empty means
+	// random. Replicas that share a key accept each other's tokens.
+	SigningKey []byte
+	// Logger receives one record per request at Debug level and lifecycle
+	// records at Info. Secrets are never logged. Nil discards.
+	Logger *slog.Logger
+	// Routes adds handlers on the mock's listener, keyed by ServeMux pattern
+	// (the browser package serves the client script this way).
+	Routes map[string]http.Handler
+}
+
+// NamedToken is a token with a well-known string, loaded from a fixtures
+// file or Options.Tokens.
+type NamedToken struct {
+	// Token is the exact string clients send as "response".
+	Token string `json:"token"`
+	// Spec describes the answer. IssuedAt is ignored: a named token is
+	// Spec.IssuedAgo old at every verification, so one at or beyond its
+	// lifetime is always expired.
+	Spec TokenSpec `json:"spec"`
+	// Reusable tokens verify any number of times; others verify once until
+	// the next Reset.
+	Reusable bool `json:"reusable,omitempty"`
+}
+
+// Server is a running mock siteverify server. Its methods are safe for
+// concurrent use.
+type Server struct {
+	logger      *slog.Logger
+	adminToken  string
+	listener    net.Listener
+	http        *http.Server
+	url         string
+	codec       *tokenCodec
+	dialect     dialect
+	clock       clock
+	spent       spentSet
+	journal     *journal
+	rules       ruleSet
+	handler     http.Handler
+	closing     chan struct{}
+	closeOnce   sync.Once
+	serveDone   chan struct{}
+	initialOpts Options
+
+	mu          sync.RWMutex // guards the fields below
+	defaultSite Site
+	bySiteKey   map[string]Site
+	bySecret    map[string]Site
+	named       map[string]*namedState
+}
+
+type namedState struct {
+	NamedToken
+	used bool
+}
+
+// TB is the part of testing.TB that New needs; *testing.T, *testing.B and
+// Ginkgo's GinkgoT() all satisfy it.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+}
+
+// New starts a Server for a test and closes it when the test ends, like
+// httptest.NewServer. It fails the test if the server cannot start.
+func New(t TB, opts ...Option) *Server {
+	t.Helper()
+	var o Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s, err := NewServer(o)
+	if err != nil {
+		t.Fatalf("mockserver: %v", err)
+		return nil
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Option adjusts Options for New.
+type Option func(*Options)
+
+// WithOptions replaces all options at once.
+func WithOptions(o Options) Option { return func(dst *Options) { *dst = o } }
+
+// WithSite sets the default site.
+func WithSite(s Site) Option { return func(o *Options) { o.DefaultSite = s } }
+
+// WithRules installs rules at start.
+func WithRules(rules ...Rule) Option {
+	return func(o *Options) { o.Rules = append(o.Rules, rules...) }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
+
+// WithJournalSize bounds the journal.
+func WithJournalSize(n int) Option { return func(o *Options) { o.JournalSize = n } }
+
+// NewServer starts a Server as configured. Close it when done.
+func NewServer(opts Options) (*Server, error) {
+	codec, err := newTokenCodec(opts.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		logger:      logger,
+		adminToken:  opts.AdminToken,
+		codec:       codec,
+		dialect:     recaptcha{},
+		journal:     newJournal(opts.JournalSize),
+		closing:     make(chan struct{}),
+		serveDone:   make(chan struct{}),
+		initialOpts: opts,
+	}
+	if err := s.loadState(opts); err != nil {
+		return nil, err
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if opts.AdminToken == "" && !isLoopback(ln.Addr()) {
+		ln.Close()
+		return nil, fmt.Errorf("refusing to listen on non-loopback address %s without an admin token: the admin API would be open to the network (set an admin token, or bind 127.0.0.1)", ln.Addr())
+	}
+	s.listener = ln
+	s.url = "http://" + ln.Addr().String()
+	s.handler = s.routes(opts.Routes)
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(s.serveDone)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serve", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// loadState installs sites, named tokens and rules from opts; it is also
+// what Reset goes back to.
+func (s *Server) loadState(opts Options) error {
+	def := opts.DefaultSite
+	if def.SiteKey == "" {
+		def.SiteKey = randomKey()
+	}
+	if def.Secret == "" {
+		def.Secret = randomKey()
+	}
+	def = def.withDefaults()
+	s.mu.Lock()
+	s.defaultSite = def
+	s.bySiteKey = map[string]Site{}
+	s.bySecret = map[string]Site{}
+	s.named = map[string]*namedState{}
+	s.mu.Unlock()
+	for _, site := range append([]Site{testSite(), def}, opts.Sites...) {
+		if _, err := s.addSite(site); err != nil {
+			return err
+		}
+	}
+	for _, nt := range opts.Tokens {
+		if err := s.addNamed(nt); err != nil {
+			return err
+		}
+	}
+	for _, r := range opts.Rules {
+		if _, err := s.rules.add(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// URL is the server's base URL, e.g. "http://127.0.0.1:41234", with no
+// trailing slash.
+func (s *Server) URL() string { return s.url }
+
+// VerifyURL is the full siteverify URL to configure the code under test with.
+func (s *Server) VerifyURL() string { return s.url + VerifyPath }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// Handler is the server's whole HTTP handler (siteverify, admin API and extra
+// routes), for mounting on another server or calling directly.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Site returns the default site.
+func (s *Server) Site() Site {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.defaultSite
+}
+
+// Sites returns every registered site, Google's test site included.
+func (s *Server) Sites() []Site {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Site, 0, len(s.bySiteKey))
+	for _, site := range s.bySiteKey {
+		out = append(out, site)
+	}
+	return out
+}
+
+// Close stops the server: hung answers are released, in-flight requests get
+// up to five seconds to finish, and then connections are closed. It is
+// idempotent and safe to call from several goroutines.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.http.Close()
+		}
+		<-s.serveDone
+	})
+}
+
+// Now is the current time on the mock's clock.
+func (s *Server) Now() time.Time { return s.clock.now() }
+
+// Advance moves the mock's clock forward by d, so tokens age without
+// sleeping. A negative d is ignored: time does not run backwards.
+func (s *Server) Advance(d time.Duration) {
+	if d > 0 {
+		s.clock.advance(d)
+	}
+}
+
+// Requests returns a snapshot of the request journal.
+func (s *Server) Requests() Journal { return s.journal.snapshot() }
+
+// ClearRequests empties the journal.
+func (s *Server) ClearRequests() { s.journal.clear() }
+
+// Reset returns the server to its starting state: the journal, spent tokens,
+// rules and clock offset are cleared; sites, named tokens and rules from the
+// Options are reinstalled (named tokens become unused again); sites added
+// since start are removed. Tokens issued before keep verifying, since the
+// signing key is kept.
+func (s *Server) Reset() {
+	s.journal.clear()
+	s.spent.reset()
+	s.rules.clear()
+	s.clock.reset()
+	// The options were valid at start, so reloading them cannot fail.
+	if err := s.loadState(s.initialOpts); err != nil {
+		s.logger.Error("reset", "err", err)
+	}
+}
+
+// AddSite registers a site; empty keys are generated. It returns the site as
+// registered.
+func (s *Server) AddSite(site Site) (Site, error) { return s.addSite(site) }
+
+func (s *Server) addSite(site Site) (Site, error) {
+	if site.SiteKey == "" {
+		site.SiteKey = randomKey()
+	}
+	if site.Secret == "" {
+		site.Secret = randomKey()
+	}
+	if err := site.validate(); err != nil {
+		return Site{}, err
+	}
+	site = site.withDefaults()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.bySiteKey[site.SiteKey]; ok && old != site {
+		return Site{}, fmt.Errorf("site %s: sitekey already registered", site.SiteKey)
+	}
+	if old, ok := s.bySecret[site.Secret]; ok && old.SiteKey != site.SiteKey {
+		return Site{}, fmt.Errorf("site %s: secret already used by site %s", site.SiteKey, old.SiteKey)
+	}
+	if len(s.bySiteKey) >= maxSites {
+		return Site{}, fmt.Errorf("too many sites (%d)", maxSites)
+	}
+	s.bySiteKey[site.SiteKey] = site
+	s.bySecret[site.Secret] = site
+	return site, nil
+}
+
+const (
+	maxSites       = 10000
+	maxNamedTokens = 10000
+)
+
+func (s *Server) addNamed(nt NamedToken) error {
+	switch {
+	case nt.Token == "":
+		return fmt.Errorf("named token: token is empty")
+	case len(nt.Token) > MaxTokenLength:
+		return fmt.Errorf("named token %s: longer than %d characters", abbreviate(nt.Token), MaxTokenLength)
+	}
+	// Validate the spec the way IssueToken would, without minting.
+	if _, _, err := s.buildClaims(nt.Spec); err != nil {
+		return fmt.Errorf("named token %s: %w", abbreviate(nt.Token), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.named) >= maxNamedTokens {
+		return fmt.Errorf("too many named tokens (%d)", maxNamedTokens)
+	}
+	s.named[nt.Token] = &namedState{NamedToken: nt}
+	return nil
+}
+
+// IssueToken mints a token as spec describes. It panics if the spec is
+// invalid (an unknown sitekey, a score outside [0, 1]), like
+// regexp.MustCompile: in a test that is a bug in the test. Use Issue to get an
+// error instead.
+func (s *Server) IssueToken(spec TokenSpec) string {
+	iss, err := s.issue(spec)
+	if err != nil {
+		panic("mockserver: IssueToken: " + err.Error())
+	}
+	return iss.Token
+}
+
+func (s *Server) issue(spec TokenSpec) (Issued, error) {
+	c, _, err := s.buildClaims(spec)
+	if err != nil {
+		return Issued{}, err
+	}
+	tok, err := s.codec.encode(c)
+	if err != nil {
+		return Issued{}, err
+	}
+	return Issued{Token: tok, ExpiresAt: c.expiresAt()}, nil
+}
+
+// buildClaims turns a spec into claims, filling defaults from the site.
+func (s *Server) buildClaims(spec TokenSpec) (*claims, Site, error) {
+	s.mu.RLock()
+	site := s.defaultSite
+	if spec.SiteKey != "" {
+		var ok bool
+		if site, ok = s.bySiteKey[spec.SiteKey]; !ok {
+			s.mu.RUnlock()
+			return nil, Site{}, fmt.Errorf("unknown sitekey %q: register the site first", abbreviate(spec.SiteKey))
+		}
+	}
+	s.mu.RUnlock()
+	kind := spec.Kind
+	if kind == "" {
+		kind = site.Kind
+	}
+	if !kind.Valid() {
+		return nil, Site{}, fmt.Errorf("unknown kind %q (want one of %v)", kind, KeyKinds())
+	}
+	score, err := scoreToMilli(spec.Score)
+	if err != nil {
+		return nil, Site{}, err
+	}
+	if spec.Lifetime < 0 || spec.Lifetime > 24*time.Hour {
+		return nil, Site{}, fmt.Errorf("lifetime %v: want between 0 (default %v) and 24h", spec.Lifetime, DefaultTokenLifetime)
+	}
+	c := &claims{kind: kind, omitScore: spec.OmitScore, scoreMilli: score, siteKey: site.SiteKey,
+		lifetime: spec.Lifetime, issuedAt: spec.IssuedAt}
+	if c.lifetime == 0 {
+		c.lifetime = DefaultTokenLifetime
+	}
+	if spec.IssuedAgo < 0 {
+		return nil, Site{}, fmt.Errorf("issued_ago %v is negative", spec.IssuedAgo)
+	}
+	if c.issuedAt.IsZero() {
+		c.issuedAt = s.clock.now().Add(-spec.IssuedAgo)
+	}
+	c.issuedAt = c.issuedAt.Truncate(time.Millisecond).UTC()
+	if kind == V3 {
+		c.action = spec.Action
+		if c.action == "" {
+			c.action = DefaultAction
+		}
+	}
+	if kind == Android {
+		c.hostname = spec.PackageName
+		if c.hostname == "" {
+			c.hostname = site.PackageName
+		}
+	} else {
+		c.hostname = spec.Hostname
+		if c.hostname == "" {
+			c.hostname = site.Hostname
+		}
+	}
+	if _, err := randRead(c.id[:]); err != nil {
+		return nil, Site{}, err
+	}
+	return c, site, nil
+}
+
+// AddRule installs a scripted rule and returns it with its ID.
+func (s *Server) AddRule(r Rule) (Rule, error) { return s.rules.add(r) }
+
+// RemoveRule deletes the rule with the given ID and reports whether it existed.
+func (s *Server) RemoveRule(id string) bool { return s.rules.remove(id) }
+
+// Rules lists the active rules, each with the answers it has left in Times
+// and any secret in its Match shown as a fingerprint.
+func (s *Server) Rules() []Rule { return s.rules.list() }
+
+// ClearRules deletes every rule.
+func (s *Server) ClearRules() { s.rules.clear() }
+
+// drain reads and discards up to n bytes so the connection can be reused.
+func drain(r io.Reader, n int64) { _, _ = io.CopyN(io.Discard, r, n) }

@@ -1,0 +1,118 @@
+package mockserver
+
+import (
+	"crypto/rand"
+	"fmt"
+)
+
+// KeyKind is the type of a reCAPTCHA key, which decides the fields of a
+// siteverify answer.
+type KeyKind string
+
+// Key kinds. The wire names are the ones used in fixtures files and the admin
+// API.
+const (
+	V3          KeyKind = "v3"           // score-based; answers carry score and action
+	V2Checkbox  KeyKind = "v2-checkbox"  // "I'm not a robot" checkbox
+	V2Invisible KeyKind = "v2-invisible" // invisible badge, challenge on execute
+	Android     KeyKind = "android"      // Android SafetyNet; answers carry apk_package_name
+)
+
+// Valid reports whether k is one of the known key kinds.
+func (k KeyKind) Valid() bool {
+	switch k {
+	case V3, V2Checkbox, V2Invisible, Android:
+		return true
+	}
+	return false
+}
+
+// KeyKinds lists the known key kinds, for messages and documentation.
+func KeyKinds() []KeyKind { return []KeyKind{V3, V2Checkbox, V2Invisible, Android} }
+
+// Google's public reCAPTCHA v2 test key pair. With this secret the real
+// siteverify accepts any token and answers hostname "testkey.google.com"
+// (wire-facts §1.7, reCAPTCHA FAQ). Every Server knows this site.
+const (
+	TestSiteKey  = "6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI"
+	TestSecret   = "6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe"
+	TestHostname = "testkey.google.com"
+)
+
+// Site is a registered key pair: the public sitekey the page uses and the
+// secret the backend sends to siteverify.
+type Site struct {
+	// SiteKey is the public key, e.g. "6LcXXXX…" (40 characters like Google's).
+	SiteKey string `json:"sitekey"`
+	// Secret is the private key the backend sends as the "secret" parameter.
+	Secret string `json:"secret"`
+	// Kind is the key type; empty means V3.
+	Kind KeyKind `json:"kind,omitempty"`
+	// Hostname is the default hostname of tokens minted for this site when the
+	// token spec names none; empty means "localhost".
+	Hostname string `json:"hostname,omitempty"`
+	// PackageName is the default apk_package_name of Android tokens; empty
+	// means "com.example.app".
+	PackageName string `json:"apk_package_name,omitempty"`
+	// AcceptAnyToken makes every non-empty token verify, never spent, never
+	// expired, as Google's test secret does.
+	AcceptAnyToken bool `json:"accept_any_token,omitempty"`
+}
+
+func (s Site) withDefaults() Site {
+	if s.Kind == "" {
+		s.Kind = V3
+	}
+	if s.Hostname == "" {
+		s.Hostname = "localhost"
+	}
+	if s.PackageName == "" {
+		s.PackageName = "com.example.app"
+	}
+	return s
+}
+
+func (s Site) validate() error {
+	switch {
+	case s.SiteKey == "":
+		return fmt.Errorf("site: sitekey is empty")
+	case s.Secret == "":
+		return fmt.Errorf("site %s: secret is empty", s.SiteKey)
+	case s.Secret == s.SiteKey:
+		return fmt.Errorf("site %s: secret must differ from the sitekey", s.SiteKey)
+	case len(s.SiteKey) > 256 || len(s.Secret) > 256:
+		return fmt.Errorf("site %s: sitekey and secret must be at most 256 characters", abbreviate(s.SiteKey))
+	case s.Kind != "" && !s.Kind.Valid():
+		return fmt.Errorf("site %s: unknown kind %q (want one of %v)", s.SiteKey, s.Kind, KeyKinds())
+	}
+	return nil
+}
+
+// testSite is Google's v2 test pair.
+func testSite() Site {
+	return Site{SiteKey: TestSiteKey, Secret: TestSecret, Kind: V2Checkbox, Hostname: TestHostname, AcceptAnyToken: true}.withDefaults()
+}
+
+const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// NewSite returns a site of the given kind with fresh random keys shaped like
+// Google's: 40 characters starting "6L".
+func NewSite(kind KeyKind) Site {
+	return Site{SiteKey: randomKey(), Secret: randomKey(), Kind: kind}.withDefaults()
+}
+
+func randomKey() string {
+	b := make([]byte, 38)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	for i := range b {
+		b[i] = keyAlphabet[int(b[i])%len(keyAlphabet)]
+	}
+	return "6L" + string(b)
+}
+
+func abbreviate(s string) string {
+	if len(s) > 12 {
+		return s[:12] + "…"
+	}
+	return s
+}

@@ -1,0 +1,362 @@
+package mockserver
+
+import (
+	"crypto/rand"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxBodyBytes bounds a siteverify request body. Real requests are well
+// under 5 KiB (a token is at most a few thousand characters).
+const maxBodyBytes = 64 << 10
+
+func randRead(b []byte) (int, error) { return rand.Read(b) }
+
+func (s *Server) routes(extra map[string]http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(VerifyPath, s.serveVerify)
+	mux.Handle(AdminPrefix, s.adminHandler())
+	for pattern, h := range extra {
+		mux.Handle(pattern, h)
+	}
+	return mux
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// verifyRequest is a parsed siteverify request.
+type verifyRequest struct {
+	secret, token, remoteIP string
+	secretIn                string
+	query, form             url.Values
+	badRequest              bool
+}
+
+// parseVerifyRequest reads parameters the way Google does: the URL query
+// and, for a urlencoded POST, the body (body values win). Any other body type,
+// JSON included, is ignored, so its fields count as absent: a JSON body gets
+// missing-input-* (wire-facts §1.1; reports differ, so a Rule can override).
+// Unknown parameters, such as the PHP client's version=, are ignored.
+func parseVerifyRequest(r *http.Request) verifyRequest {
+	var vr verifyRequest
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	vr.query = q
+	if err != nil {
+		vr.badRequest = true
+	}
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		switch {
+		case err != nil || len(body) > maxBodyBytes:
+			vr.badRequest = true
+		case isFormContentType(r.Header.Get("Content-Type")):
+			f, err := url.ParseQuery(string(body))
+			vr.form = f
+			if err != nil {
+				vr.badRequest = true
+			}
+		}
+	}
+	get := func(k string) (string, string) {
+		if v, ok := vr.form[k]; ok && len(v) > 0 {
+			return v[0], "form"
+		}
+		if v, ok := vr.query[k]; ok && len(v) > 0 {
+			return v[0], "query"
+		}
+		return "", ""
+	}
+	vr.secret, vr.secretIn = get("secret")
+	vr.token, _ = get("response")
+	vr.remoteIP, _ = get("remoteip")
+	if vr.secret == "" {
+		vr.secretIn = ""
+	}
+	return vr
+}
+
+func isFormContentType(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/x-www-form-urlencoded"
+}
+
+func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	vr := parseVerifyRequest(r)
+	entry := Request{
+		Time:        s.clock.now(),
+		Method:      r.Method,
+		Path:        r.URL.Path,
+		ContentType: truncate(r.Header.Get("Content-Type"), 256),
+		Query:       redactParams(vr.query),
+		Form:        redactParams(vr.form),
+		SecretIn:    vr.secretIn,
+		Token:       truncate(vr.token, MaxTokenLength),
+		RemoteIP:    truncate(vr.remoteIP, 256),
+		Peer:        r.RemoteAddr,
+	}
+	if vr.secret != "" {
+		entry.SecretFingerprint = Fingerprint(vr.secret)
+		s.mu.RLock()
+		entry.SecretSite = s.bySecret[vr.secret].SiteKey
+		s.mu.RUnlock()
+	}
+	defer func() {
+		entry.Duration = time.Since(start)
+		s.journal.add(entry)
+		s.logger.Debug("siteverify", "method", entry.Method, "secret", entry.SecretFingerprint,
+			"site", abbreviate(entry.SecretSite), "token", abbreviate(entry.Token), "outcome", entry.Outcome,
+			"status", entry.Status, "duration", entry.Duration)
+	}()
+
+	if s.rules.count.Load() > 0 {
+		if rule, ok := s.rules.take(vr.token, vr.secret, vr.remoteIP); ok {
+			entry.Rule = rule.ID
+			entry.Outcome = "rule " + rule.ID + ": " + rule.describe()
+			handled := s.applyRule(w, r, rule, &entry)
+			if handled {
+				return
+			}
+		}
+	}
+
+	var v verdict
+	if vr.badRequest {
+		// Google documents bad-request without saying when it is sent; a body
+		// over 64 KiB or broken percent-encoding is our choice of trigger.
+		v.outcome = outcomeBadRequest
+	} else {
+		v = s.verify(vr.secret, vr.token)
+	}
+	bp := bufPool.Get().(*[]byte)
+	body := s.dialect.appendAnswer((*bp)[:0], &v)
+	s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
+	if entry.Rule == "" {
+		entry.Outcome = outcomeName(&v, s.dialect)
+	}
+	entry.Status = http.StatusOK
+	entry.Response = string(body)
+	*bp = body
+	bufPool.Put(bp)
+}
+
+func outcomeName(v *verdict, d dialect) string {
+	switch v.outcome {
+	case outcomeSuccess:
+		return "success"
+	case outcomeExpired:
+		return "expired"
+	case outcomeDuplicate:
+		return "duplicate"
+	}
+	return strings.Join(d.errorCodes(v), ",")
+}
+
+// writeAnswer sends a body with the headers Google's front end sends
+// (wire-facts §1.2, 2016 cassette).
+func (s *Server) writeAnswer(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "private, max-age=0")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-XSS-Protection", "1; mode=block")
+	h.Set("Server", "GSE")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// verify decides a well-formed request. Checks run in this order: missing
+// parameters, unknown secret, the test key, named tokens, token signature,
+// site binding, age, single use.
+func (s *Server) verify(secret, token string) verdict {
+	now := s.clock.now()
+	if token == "" || secret == "" {
+		return verdict{outcome: outcomeMissing, missingResponse: token == "", missingSecret: secret == ""}
+	}
+	s.mu.RLock()
+	site, ok := s.bySecret[secret]
+	var named *namedState
+	if ok && !site.AcceptAnyToken {
+		named = s.named[token]
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return verdict{outcome: outcomeInvalidSecret}
+	}
+	if site.AcceptAnyToken {
+		// Google's test secret passes any token, every time (wire-facts §1.7).
+		c := &claims{kind: site.Kind, hostname: site.Hostname, action: DefaultAction, scoreMilli: 900}
+		return verdict{outcome: outcomeSuccess, site: site, claims: c, challengeTS: now}
+	}
+	if named != nil {
+		return s.verifyNamed(named, site, now)
+	}
+	c, err := s.codec.decode(token)
+	if err != nil || c.siteKey != site.SiteKey {
+		// A token minted for another site is invalid-input-response
+		// (wire-facts §1.8, [uncertain]; override with a Rule if needed).
+		return verdict{outcome: outcomeInvalidResponse, site: site}
+	}
+	v := verdict{site: site, claims: c, challengeTS: c.issuedAt}
+	switch {
+	case !now.Before(c.expiresAt()):
+		v.outcome = outcomeExpired
+	case !s.spent.markSpent(c.id, now, c.expiresAt()):
+		v.outcome = outcomeDuplicate
+	default:
+		v.outcome = outcomeSuccess
+	}
+	return v
+}
+
+func (s *Server) verifyNamed(n *namedState, site Site, now time.Time) verdict {
+	c, _, err := s.buildClaims(n.Spec)
+	if err != nil || c.siteKey != site.SiteKey {
+		return verdict{outcome: outcomeInvalidResponse, site: site}
+	}
+	c.issuedAt = now.Add(-n.Spec.IssuedAgo).Truncate(time.Second).UTC()
+	v := verdict{site: site, claims: c, challengeTS: c.issuedAt}
+	if n.Spec.IssuedAgo >= c.lifetime {
+		v.outcome = outcomeExpired
+		return v
+	}
+	if !n.Reusable {
+		s.mu.Lock()
+		used := n.used
+		n.used = true
+		s.mu.Unlock()
+		if used {
+			v.outcome = outcomeDuplicate
+			return v
+		}
+	}
+	v.outcome = outcomeSuccess
+	return v
+}
+
+// applyRule answers as rule says. It reports false when the rule only
+// delayed the answer and normal verification should follow.
+func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, entry *Request) bool {
+	delay := rule.Delay
+	if rule.Fault == FaultHang && delay == 0 {
+		delay = 30 * time.Second
+	}
+	if delay > 0 && !s.sleep(r, delay) {
+		entry.Outcome += " (client gave up)"
+		return true
+	}
+	switch rule.Fault {
+	case FaultHang, FaultClose:
+		s.closeConn(w, false)
+		return true
+	case FaultReset:
+		s.closeConn(w, true)
+		return true
+	case FaultMalformedJSON:
+		body := []byte("{\n  \"success\": true,\n  \"challenge_ts\": \"")
+		s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
+		entry.Status, entry.Response = http.StatusOK, string(body)
+		return true
+	case FaultTruncate:
+		s.truncateAnswer(w, entry)
+		return true
+	case FaultHTMLError:
+		status := cmp0(rule.Status, http.StatusServiceUnavailable)
+		body := googleErrorPage(status)
+		s.writeAnswer(w, status, "text/html; charset=UTF-8", body)
+		entry.Status, entry.Response = status, string(body)
+		return true
+	}
+	switch {
+	case rule.Body != "":
+		status := cmp0(rule.Status, http.StatusOK)
+		ct := rule.ContentType
+		if ct == "" {
+			ct = s.dialect.contentType()
+		}
+		s.writeAnswer(w, status, ct, []byte(rule.Body))
+		entry.Status, entry.Response = status, rule.Body
+	case rule.ErrorCodes != nil:
+		body := s.dialect.appendErrorCodes(nil, rule.ErrorCodes)
+		s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
+		entry.Status, entry.Response = http.StatusOK, string(body)
+	case rule.Status >= 400:
+		body := googleErrorPage(rule.Status)
+		s.writeAnswer(w, rule.Status, "text/html; charset=UTF-8", body)
+		entry.Status, entry.Response = rule.Status, string(body)
+	case rule.Status != 0:
+		s.writeAnswer(w, rule.Status, s.dialect.contentType(), nil)
+		entry.Status = rule.Status
+	default:
+		entry.Outcome = ""
+		return false // delay only: verify normally
+	}
+	return true
+}
+
+// sleep waits d, and reports false if the client went away or the server is
+// closing first.
+func (s *Server) sleep(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}
+
+// closeConn drops the connection without an answer; with reset, the kernel
+// sends RST instead of FIN (SO_LINGER 0).
+func (s *Server) closeConn(w http.ResponseWriter, reset bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): abort the stream
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok && reset {
+		_ = tcp.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// truncateAnswer promises a full success body and sends half of it.
+func (s *Server) truncateAnswer(w http.ResponseWriter, entry *Request) {
+	full := "{\n  \"success\": true,\n  \"challenge_ts\": \"" + s.clock.now().UTC().Format("2006-01-02T15:04:05Z") + "\",\n  \"hostname\": \"localhost\"\n}"
+	half := full[:len(full)/2]
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
+		strconv.Itoa(len(full)) + "\r\n\r\n" + half)
+	_ = buf.Flush()
+	entry.Status, entry.Response = http.StatusOK, half
+}
+
+// googleErrorPage is the shape of the HTML error pages Google's front end
+// serves (status line as title, "That's an error.").
+func googleErrorPage(status int) []byte {
+	text := http.StatusText(status)
+	return []byte("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error " + strconv.Itoa(status) + " (" + text +
+		")!!1</title>\n  <p><b>" + strconv.Itoa(status) + ".</b> <ins>That’s an error.</ins>\n  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>\n")
+}
