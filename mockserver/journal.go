@@ -212,8 +212,8 @@ func redactParams(vals url.Values) url.Values {
 			break
 		}
 		k = truncate(k, 64)
-		for i, v := range vs {
-			if i == 4 {
+		for _, v := range vs {
+			if len(out[k]) == 4 { // keys cut short can collide
 				break
 			}
 			switch k {

@@ -202,9 +202,9 @@ func (rs *ruleSet) add(r Rule) (Rule, error) {
 	if len(rs.rules) >= MaxRules {
 		return Rule{}, fmt.Errorf("too many rules (%d); delete some first", MaxRules)
 	}
-	if r.ID == "" {
-		rs.nextID++
-		r.ID = "r" + strconv.Itoa(rs.nextID)
+	generated := r.ID == ""
+	if generated {
+		r.ID = "r" + strconv.Itoa(rs.nextID+1)
 	}
 	if err := r.Validate(); err != nil {
 		return Rule{}, err
@@ -213,6 +213,9 @@ func (rs *ruleSet) add(r Rule) (Rule, error) {
 		if e.ID == r.ID {
 			return Rule{}, fmt.Errorf("rule %s: id already in use", r.ID)
 		}
+	}
+	if generated {
+		rs.nextID++
 	}
 	remaining := r.Times
 	if remaining == 0 {

@@ -168,6 +168,7 @@ func NewServer(opts Options) (*Server, error) {
 	if err := s.loadState(opts); err != nil {
 		return nil, err
 	}
+	s.initialOpts.DefaultSite = s.defaultSite // keep generated keys across Reset
 	addr := opts.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"

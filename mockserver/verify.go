@@ -148,6 +148,8 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
 	if entry.Rule == "" {
 		entry.Outcome = outcomeName(&v, s.dialect)
+	} else {
+		entry.Outcome += ", then " + outcomeName(&v, s.dialect)
 	}
 	entry.Status = http.StatusOK
 	entry.Response = string(body)
@@ -258,7 +260,8 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, en
 		delay = 30 * time.Second
 	}
 	if delay > 0 && !s.sleep(r, delay) {
-		entry.Outcome += " (client gave up)"
+		entry.Outcome += " (interrupted: client gone or server closing)"
+		s.closeConn(w, false)
 		return true
 	}
 	switch rule.Fault {
@@ -304,7 +307,6 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, en
 		s.writeAnswer(w, rule.Status, s.dialect.contentType(), nil)
 		entry.Status = rule.Status
 	default:
-		entry.Outcome = ""
 		return false // delay only: verify normally
 	}
 	return true

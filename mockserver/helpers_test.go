@@ -1,0 +1,10 @@
+package mockserver_test
+
+import (
+	"io"
+	"log/slog"
+)
+
+func newDebugLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

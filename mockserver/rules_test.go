@@ -1,0 +1,197 @@
+package mockserver_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siteverify/siteverify/mockserver"
+)
+
+// realPost verifies over a real connection, as a backend does, so transport
+// faults are seen as a client sees them.
+func realPost(s *mockserver.Server, timeout time.Duration, token string) (status int, contentType, body string, err error) {
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.PostForm(s.VerifyURL(), url.Values{"secret": {s.Site().Secret}, "response": {token}, "remoteip": {"192.0.2.9"}})
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b), err
+}
+
+func TestRuleFaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		rule  mockserver.Rule
+		check func(t *testing.T, status int, ct, body string, err error)
+	}{
+		{"hang until the client gives up", mockserver.Rule{Fault: mockserver.FaultHang, Delay: 5 * time.Second},
+			func(t *testing.T, status int, ct, body string, err error) {
+				var ne interface{ Timeout() bool }
+				if !errors.As(err, &ne) || !ne.Timeout() {
+					t.Fatalf("want a client timeout, got status %d err %v", status, err)
+				}
+			}},
+		{"close without an answer", mockserver.Rule{Fault: mockserver.FaultClose},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if err == nil || !(errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF")) {
+					t.Fatalf("want EOF, got status %d err %v", status, err)
+				}
+			}},
+		{"reset", mockserver.Rule{Fault: mockserver.FaultReset},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if err == nil || !(errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "EOF")) {
+					t.Fatalf("want connection reset, got status %d err %v", status, err)
+				}
+			}},
+		{"malformed JSON", mockserver.Rule{Fault: mockserver.FaultMalformedJSON},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if err != nil || status != 200 || !strings.HasPrefix(ct, "application/json") || json.Valid([]byte(body)) {
+					t.Fatalf("want 200 JSON content type with an invalid body, got %d %q %q %v", status, ct, body, err)
+				}
+			}},
+		{"truncated body", mockserver.Rule{Fault: mockserver.FaultTruncate},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("want unexpected EOF while reading the body, got %d %q %v", status, body, err)
+				}
+			}},
+		{"HTML error page", mockserver.Rule{Fault: mockserver.FaultHTMLError, Status: 502},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if err != nil || status != 502 || !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, "Error 502") {
+					t.Fatalf("got %d %q %q %v", status, ct, body, err)
+				}
+			}},
+		{"status alone gives the HTML page", mockserver.Rule{Status: 500},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if status != 500 || !strings.HasPrefix(ct, "text/html") {
+					t.Fatalf("got %d %q", status, ct)
+				}
+			}},
+		{"exact body", mockserver.Rule{Body: `{"success": false}`},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if status != 200 || body != `{"success": false}` || ct != "application/json; charset=utf-8" {
+					t.Fatalf("got %d %q %q", status, ct, body)
+				}
+			}},
+		{"error codes", mockserver.Rule{ErrorCodes: []string{"browser-error"}},
+			func(t *testing.T, status int, ct, body string, err error) {
+				var a struct {
+					Success    bool     `json:"success"`
+					ErrorCodes []string `json:"error-codes"`
+				}
+				if json.Unmarshal([]byte(body), &a) != nil || a.Success || len(a.ErrorCodes) != 1 || a.ErrorCodes[0] != "browser-error" {
+					t.Fatalf("got %q", body)
+				}
+			}},
+		{"delay then a normal answer", mockserver.Rule{Delay: 150 * time.Millisecond},
+			func(t *testing.T, status int, ct, body string, err error) {
+				if err != nil || !strings.Contains(body, `"success": true`) {
+					t.Fatalf("got %q %v", body, err)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := mockserver.New(t)
+			tok := s.IssueToken(mockserver.TokenSpec{})
+			tt.rule.Match = mockserver.Match{Token: tok}
+			if _, err := s.AddRule(tt.rule); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			timeout := 300 * time.Millisecond
+			if tt.rule.Fault == "" {
+				timeout += tt.rule.Delay
+			}
+			status, ct, body, err := realPost(s, timeout, tok)
+			tt.check(t, status, ct, body, err)
+			if tt.rule.Fault == mockserver.FaultHang && time.Since(start) > 2*time.Second {
+				t.Fatalf("the hang case took %v", time.Since(start))
+			}
+			// The rule ran out: the same token now verifies normally (or, if
+			// the rule only delayed a normal answer, is now spent).
+			want := `"success": true`
+			if tt.rule.Fault == "" && tt.rule.Status == 0 && tt.rule.Body == "" && tt.rule.ErrorCodes == nil {
+				want = "timeout-or-duplicate"
+			}
+			if _, _, body, err := realPost(s, 2*time.Second, tok); err != nil || !strings.Contains(body, want) {
+				t.Fatalf("after the rule ran out: %q %v, want %s", body, err, want)
+			}
+			var outcome string
+			for _, e := range s.Requests().ForToken(tok) {
+				outcome = e.Outcome
+				if e.Rule != "" {
+					break
+				}
+			}
+			if !strings.HasPrefix(outcome, "rule r1") {
+				t.Fatalf("journal outcome %q, want the rule", outcome)
+			}
+		})
+	}
+}
+
+func TestRuleMatchingAndCounting(t *testing.T) {
+	s := mockserver.New(t)
+	if _, err := s.AddRule(mockserver.Rule{Match: mockserver.Match{RemoteIP: "192.0.2.66"}, Times: 2, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	forever, err := s.AddRule(mockserver.Rule{ID: "always-bad", Match: mockserver.Match{Secret: "6Lsome-other-secret"}, Times: mockserver.Forever, ErrorCodes: []string{"invalid-input-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(remoteIP string) int {
+		a := call(t, s, http.MethodPost, mockserver.VerifyPath, formCT,
+			form("secret", s.Site().Secret, "response", s.IssueToken(mockserver.TokenSpec{}), "remoteip", remoteIP))
+		return a.status
+	}
+	if got := []int{send("192.0.2.1"), send("192.0.2.66"), send("192.0.2.66"), send("192.0.2.66")}; got[0] != 200 || got[1] != 503 || got[2] != 503 || got[3] != 200 {
+		t.Fatalf("statuses %v, want [200 503 503 200]", got)
+	}
+	for range 3 {
+		wantCodes(t, post(t, s, "6Lsome-other-secret", "x"), "invalid-input-secret")
+	}
+	rules := s.Rules()
+	if len(rules) != 1 || rules[0].ID != forever.ID || rules[0].Times != mockserver.Forever {
+		t.Fatalf("rules %+v", rules)
+	}
+	if strings.Contains(rules[0].Match.Secret, "some-other") {
+		t.Fatal("Rules shows a secret in clear")
+	}
+	if !s.RemoveRule("always-bad") || s.RemoveRule("always-bad") {
+		t.Fatal("RemoveRule")
+	}
+}
+
+func TestRuleValidation(t *testing.T) {
+	s := mockserver.New(t)
+	for _, r := range []mockserver.Rule{
+		{},
+		{Fault: "explode"},
+		{Status: 42},
+		{Status: 503, Times: -2},
+		{Delay: -time.Second},
+		{Delay: time.Hour},
+		{Body: strings.Repeat("x", 70<<10)},
+	} {
+		if _, err := s.AddRule(r); err == nil {
+			t.Errorf("rule %+v: want an error", r)
+		}
+	}
+	if _, err := s.AddRule(mockserver.Rule{ID: "x", Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddRule(mockserver.Rule{ID: "x", Status: 503}); err == nil {
+		t.Fatal("duplicate id accepted")
+	}
+}
