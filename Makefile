@@ -1,0 +1,55 @@
+# siteverify: see `make help`.
+GO       ?= go
+BIN      := bin/siteverify
+PKGS     := ./...
+
+.DEFAULT_GOAL := help
+
+## help: list the targets
+.PHONY: help
+help:
+	@echo "siteverify make targets:"
+	@awk -F': ' '/^## /{sub(/^## /,""); printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## deps: download the pinned Go modules
+.PHONY: deps
+deps:
+	@$(GO) mod download
+
+## chromium: make sure Chromium is installed (installs Debian's package as root)
+.PHONY: chromium
+chromium:
+	@bash .ci/ensure-chromium
+
+## build: build bin/siteverify
+.PHONY: build
+build: deps
+	$(GO) build -o $(BIN) ./cmd/siteverify
+
+## test: every test, with -race, go vet and a gofmt check (installs Chromium if missing)
+.PHONY: test
+test: deps chromium lint
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## lint: gofmt and go vet
+.PHONY: lint
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## demo: build and run the whole toolkit against the built-in sample backend
+.PHONY: demo
+demo: build chromium
+	./$(BIN) demo
+
+## fuzz: run each fuzz target for 30 s
+.PHONY: fuzz
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./mockserver
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./mockserver/fixturefile
+
+## clean: remove build output
+.PHONY: clean
+clean:
+	rm -rf bin out
