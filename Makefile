@@ -16,19 +16,19 @@ help:
 deps:
 	@$(GO) mod download
 
-## chromium: make sure Chromium is installed (installs Debian's package as root)
-.PHONY: chromium
-chromium:
-	@bash .ci/ensure-chromium
+## tools: make sure Chromium and Python's Flask are installed (Debian's packages, as root)
+.PHONY: tools
+tools:
+	@bash .ci/ensure-tools
 
 ## build: build bin/siteverify
 .PHONY: build
 build: deps
 	$(GO) build -o $(BIN) ./cmd/siteverify
 
-## test: every test, with -race, go vet and a gofmt check (installs Chromium if missing)
+## test: every test, with -race, go vet and a gofmt check (installs Chromium and Flask if missing)
 .PHONY: test
-test: deps chromium lint
+test: deps tools lint
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## lint: gofmt and go vet
@@ -40,7 +40,8 @@ lint:
 
 ## demo: build and run the whole toolkit against the built-in sample backend
 .PHONY: demo
-demo: build chromium
+demo: build
+	@bash .ci/ensure-tools chromium
 	./$(BIN) demo
 
 ## fuzz: run each fuzz target for 30 s

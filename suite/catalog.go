@@ -1,0 +1,303 @@
+package suite
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/siteverify/siteverify/mockserver"
+)
+
+// Level is how binding a case's requirement is.
+type Level string
+
+// Levels. A failed SHOULD case is reported but only fails the run in strict
+// mode.
+const (
+	Must   Level = "MUST"
+	Should Level = "SHOULD"
+)
+
+// Case is one row of the catalog: a requirement on a backend's reCAPTCHA
+// integration and the function that checks it.
+type Case struct {
+	// ID is stable and never reused: AREA-NNN, assigned when the case is
+	// added (append-only; see testdata/catalog.golden).
+	ID string
+	// Title is a short description, e.g. "rejects a hostname mismatch".
+	Title string
+	// Level is MUST or SHOULD.
+	Level Level
+	// Requirement is the normative sentence the case checks.
+	Requirement string
+	// Kinds lists the key types the case applies to; nil means all.
+	Kinds []mockserver.KeyKind
+	// Reference points to the documentation or public report that
+	// justifies the requirement.
+	Reference string
+	// Run checks the requirement against one endpoint. It returns nil when
+	// the backend conforms, a *Failure when it does not, a *Skipped when the
+	// case cannot apply, or another error when the harness itself failed.
+	Run func(ctx context.Context, e *Env) error
+}
+
+// Area is the ID's prefix in lower case, e.g. "reject" for REJECT-004.
+func (c Case) Area() string {
+	area, _, _ := strings.Cut(c.ID, "-")
+	return strings.ToLower(area)
+}
+
+// Labels are the Ginkgo labels of the case: its ID, its area and its level
+// in lower case, e.g. ["REJECT-004", "reject", "must"]. Label filters match
+// them case-insensitively.
+func (c Case) Labels() []string {
+	return []string{c.ID, c.Area(), strings.ToLower(string(c.Level))}
+}
+
+// AppliesTo reports whether the case applies to key type k.
+func (c Case) AppliesTo(k mockserver.KeyKind) bool {
+	return c.Kinds == nil || slices.Contains(c.Kinds, k)
+}
+
+// KindsString lists the kinds the case applies to, "all" for every kind.
+func (c Case) KindsString() string {
+	if c.Kinds == nil {
+		return "all"
+	}
+	s := make([]string, len(c.Kinds))
+	for i, k := range c.Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+var (
+	v3Only  = []mockserver.KeyKind{mockserver.V3}
+	web     = []mockserver.KeyKind{mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible}
+	android = []mockserver.KeyKind{mockserver.Android}
+)
+
+// References used by several cases.
+const (
+	refVerify   = "Google, Verifying the user's response: https://developers.google.com/recaptcha/docs/verify"
+	refV3       = "Google, reCAPTCHA v3: https://developers.google.com/recaptcha/docs/v3"
+	refOutage   = "fail-open bugs: ryangjchandler/laravel-cloudflare-turnstile#72, Lychee-Technology/gforms-proxy#4; google/recaptcha (PHP) maps non-200 and transport errors to bad-response and connection-failed"
+	refLifetime = refVerify + " (\"each reCAPTCHA user response token is valid for two minutes, and can only be verified once\")"
+)
+
+// catalog is the case table. IDs are append-only: never renumber, never
+// reuse an ID; retire a case by deleting its row and leaving a gap.
+var catalog = []Case{
+	{
+		ID: "ACCEPT-001", Title: "accepts a valid token", Level: Must,
+		Requirement: "The backend MUST accept a request whose token siteverify confirms: success true, a score above the threshold (v3), the expected action (v3) and an allowed hostname or package name.",
+		Reference:   refVerify + "; " + refV3,
+		Run:         acceptValid,
+	},
+	{
+		ID: "ACCEPT-002", Title: "accepts a score exactly at the threshold", Level: Must, Kinds: v3Only,
+		Requirement: "The backend MUST accept a v3 token whose score equals the configured minimum score: the threshold is inclusive.",
+		Reference:   refV3 + " (\"By default, you can use a threshold of 0.5\"); ambethia/recaptcha reply.rb (score >= minimum_score)",
+		Run:         acceptAtThreshold,
+	},
+	{
+		ID: "REJECT-001", Title: "rejects a score below the threshold", Level: Must, Kinds: v3Only,
+		Requirement: "The backend MUST reject a v3 token whose score is below the minimum score, even though siteverify answers success true.",
+		Reference:   refV3 + " (\"Interpreting the score\"); ambethia/recaptcha#296, danvega/recaptcha#2",
+		Run:         rejectLowScore,
+	},
+	{
+		ID: "REJECT-002", Title: "rejects a v3 answer without a score", Level: Must, Kinds: v3Only,
+		Requirement: "The backend MUST reject a v3 verification whose answer carries no score (as for a v2 key used in place of a v3 one) rather than treat the missing score as a pass.",
+		Reference:   refV3 + "; jacobobryant/platypub#61 (v2 key answers have no score)",
+		Run:         rejectMissingScore,
+	},
+	{
+		ID: "REJECT-003", Title: "rejects an action mismatch", Level: Must, Kinds: v3Only,
+		Requirement: "The backend MUST reject a v3 token whose action differs from the action the endpoint expects, so a token minted on a low-value page cannot be replayed on this one.",
+		Reference:   refV3 + " (\"Actions\": verify the action name); igorkasyanchuk/new_google_recaptcha#4",
+		Run:         rejectActionMismatch,
+	},
+	{
+		ID: "REJECT-004", Title: "rejects a hostname mismatch", Level: Must, Kinds: web,
+		Requirement: "The backend MUST reject a token solved on a hostname it does not allow, so tokens harvested on a cloned site do not pass.",
+		Reference:   refVerify + " (hostname); Google, Domain/Package Name Validation: https://developers.google.com/recaptcha/docs/domain_validation",
+		Run:         rejectHostnameMismatch,
+	},
+	{
+		ID: "REJECT-005", Title: "rejects an Android package name mismatch", Level: Must, Kinds: android,
+		Requirement: "The backend MUST reject an Android token whose apk_package_name is not one of its apps' package names.",
+		Reference:   refVerify + " (apk_package_name); google/recaptcha (PHP) setExpectedApkPackageName",
+		Run:         rejectPackageMismatch,
+	},
+	{
+		ID: "REJECT-006", Title: "rejects a request without a token", Level: Must,
+		Requirement: "The backend MUST reject a request that carries no token at all.",
+		Reference:   refVerify + " (missing-input-response); OWASP WSTG, Testing for Weak CAPTCHA (omitting the CAPTCHA parameter)",
+		Run:         rejectMissingToken,
+	},
+	{
+		ID: "REJECT-007", Title: "rejects an empty token", Level: Must,
+		Requirement: "The backend MUST reject a request whose token is present but empty.",
+		Reference:   refVerify + " (missing-input-response)",
+		Run:         rejectEmptyToken,
+	},
+	{
+		ID: "REJECT-008", Title: "rejects a malformed token without crashing", Level: Must,
+		Requirement: "The backend MUST reject a token that reCAPTCHA never issued (forged, or with characters no token has) with its normal rejection, not an error.",
+		Reference:   refVerify + " (invalid-input-response)",
+		Run:         rejectMalformedToken,
+	},
+	{
+		ID: "REJECT-009", Title: "rejects an oversized token without crashing", Level: Must,
+		Requirement: "The backend MUST reject a token of several thousand characters with its normal rejection, without crashing.",
+		Reference:   "ambethia/recaptcha configuration.rb (response_limit 4000); Cloudflare Turnstile (tokens are at most 2048 characters)",
+		Run:         rejectOversizedToken,
+	},
+	{
+		ID: "REJECT-010", Title: "rejects invalid-input-response", Level: Must,
+		Requirement: "The backend MUST reject a request when siteverify answers success false with invalid-input-response.",
+		Reference:   refVerify + " (error code reference)",
+		Run:         rejectInvalidInputResponse,
+	},
+	{
+		ID: "REJECT-011", Title: "rejects an expired token (timeout-or-duplicate)", Level: Must,
+		Requirement: "The backend MUST reject a token older than two minutes, which siteverify answers with timeout-or-duplicate; that code is not benign.",
+		Reference:   refLifetime + "; hatenadiary 2020-12-14 (accepting timeout-or-duplicate makes tokens replayable)",
+		Run:         rejectExpiredToken,
+	},
+	{
+		ID: "REJECT-012", Title: "rejects a replayed token", Level: Must,
+		Requirement: "The backend MUST reject the second request that carries a token it has already seen, whatever the first request's outcome.",
+		Reference:   refLifetime,
+		Run:         rejectReplayedToken,
+	},
+	{
+		ID: "REJECT-013", Title: "rejects success:false with an unknown error code", Level: Must,
+		Requirement: "The backend MUST reject a request when siteverify answers success false with an error code it does not know (such as the undocumented browser-error).",
+		Reference:   refVerify + " (error-codes is optional and open-ended); browser-error seen in production logs",
+		Run:         rejectUnknownErrorCode,
+	},
+	{
+		ID: "REJECT-014", Title: "rejects success:false with no error codes", Level: Must,
+		Requirement: "The backend MUST reject a request when siteverify answers success false without any error-codes, as Google did for used tokens in 2016.",
+		Reference:   "google/recaptcha (PHP) Response.php (success false without codes becomes unknown-error); rubyforgood/Flaredown VCR cassette (2016)",
+		Run:         rejectNoErrorCodes,
+	},
+	{
+		ID: "WIRE-001", Title: "verifies a submitted token exactly once", Level: Must,
+		Requirement: "The backend MUST call siteverify exactly once for a request with a token: a second call (say, in a validator and again in the handler) always gets timeout-or-duplicate.",
+		Reference:   refLifetime + "; hCaptcha/hcaptcha-go README (a retry consumes the token)",
+		Run:         wireExactlyOnce,
+	},
+	{
+		ID: "WIRE-002", Title: "verifies every submission (no cached verdict)", Level: Must,
+		Requirement: "The backend MUST ask siteverify about every request that carries a token, and MUST NOT answer a resubmitted token from a cached verdict.",
+		Reference:   refLifetime,
+		Run:         wireNoCache,
+	},
+	{
+		ID: "WIRE-003", Title: "sends the configured secret, not the sitekey", Level: Must,
+		Requirement: "The backend MUST send its configured secret as the secret parameter, never the public sitekey.",
+		Reference:   refVerify + " (\"secret: Required. The shared key between your site and reCAPTCHA.\")",
+		Run:         wireSendsSecret,
+	},
+	{
+		ID: "WIRE-004", Title: "keeps the secret out of the URL", Level: Must,
+		Requirement: "The backend MUST send the secret in the POST body, never in the URL query, where proxies and servers log it.",
+		Reference:   refVerify + " (METHOD: POST); OWASP, Information exposure through query strings in URL: https://owasp.org/www-community/vulnerabilities/Information_exposure_through_query_strings_in_url",
+		Run:         wireSecretNotInURL,
+	},
+	{
+		ID: "WIRE-005", Title: "sends a form-encoded POST", Level: Must,
+		Requirement: "The backend MUST verify with a POST whose body is application/x-www-form-urlencoded and carries the token as response; siteverify does not read JSON bodies.",
+		Reference:   refVerify + " (POST parameters); HR/recaptcha-worker#1, better-auth/better-auth#1684 (JSON bodies fail)",
+		Run:         wireFormPost,
+	},
+	{
+		ID: "WIRE-006", Title: "forwards the client IP as remoteip", Level: Should,
+		Requirement: "The backend SHOULD pass the end user's IP address (from its configured client IP header, or the connection) as remoteip.",
+		Reference:   refVerify + " (\"remoteip: Optional. The user's IP address.\")",
+		Run:         wireRemoteIP,
+	},
+	{
+		ID: "WIRE-007", Title: "does not call siteverify without a token", Level: Should,
+		Requirement: "The backend SHOULD reject a request with a missing or empty token without calling siteverify.",
+		Reference:   "google/recaptcha (PHP) ReCaptcha::verify (an empty response is missing-input-response without a request)",
+		Run:         wireNoCallWithoutToken,
+	},
+	{
+		ID: "WIRE-008", Title: "does not resend a token after a failed call", Level: Should,
+		Requirement: "The backend SHOULD NOT call siteverify again with the same token after a failed call: the first call may have consumed it, so a retry only turns an outage into timeout-or-duplicate.",
+		Reference:   "hCaptcha/hcaptcha-go README (retrying after a network error consumes the token); " + refLifetime,
+		Run:         wireNoRetry,
+	},
+	{
+		ID: "OUTAGE-001", Title: "follows the outage policy on HTTP 500", Level: Must,
+		Requirement: "When siteverify answers HTTP 500 with Google's HTML error page, the backend MUST answer as its declared outage policy says.",
+		Reference:   refOutage,
+		Run:         outageHTTP500,
+	},
+	{
+		ID: "OUTAGE-002", Title: "follows the outage policy on HTTP 503, even with a success body", Level: Must,
+		Requirement: "When siteverify answers HTTP 503, the backend MUST answer as its declared outage policy says, even if the body is JSON that claims success: only a 200 answer is a verdict.",
+		Reference:   refOutage,
+		Run:         outageHTTP503,
+	},
+	{
+		ID: "OUTAGE-003", Title: "follows the outage policy on an HTML page with HTTP 200", Level: Must,
+		Requirement: "When siteverify answers HTTP 200 with an HTML page (a proxy, captive portal or interstitial), the backend MUST answer as its declared outage policy says.",
+		Reference:   refOutage + "; Lychee-Technology/gforms-proxy#4 (an HTML page parsed as JSON)",
+		Run:         outageHTMLPage,
+	},
+	{
+		ID: "OUTAGE-004", Title: "follows the outage policy on malformed JSON", Level: Must,
+		Requirement: "When siteverify answers HTTP 200 with a body that is not valid JSON, the backend MUST answer as its declared outage policy says.",
+		Reference:   refOutage + " (invalid-json)",
+		Run:         outageMalformedJSON,
+	},
+	{
+		ID: "OUTAGE-005", Title: "follows the outage policy on a truncated answer", Level: Must,
+		Requirement: "When siteverify's answer stops halfway through (the connection closes before Content-Length bytes), the backend MUST answer as its declared outage policy says.",
+		Reference:   refOutage,
+		Run:         outageTruncated,
+	},
+	{
+		ID: "OUTAGE-006", Title: "follows the outage policy on a connection reset", Level: Must,
+		Requirement: "When siteverify resets the connection, the backend MUST answer as its declared outage policy says.",
+		Reference:   refOutage + " (connection-failed)",
+		Run:         outageReset,
+	},
+	{
+		ID: "OUTAGE-007", Title: "answers in time when siteverify hangs", Level: Must,
+		Requirement: "When siteverify accepts the request and never answers, the backend MUST give up and answer as its declared outage policy says within its declared time (outage.answer_within).",
+		Reference:   "dpapathanasiou/go-recaptcha and pdupavillon/express-recaptcha (no client timeout); django-recaptcha RECAPTCHA_VERIFY_REQUEST_TIMEOUT (10 s)",
+		Run:         outageHang,
+	},
+	{
+		ID: "OUTAGE-008", Title: "never allows a request on invalid-input-secret", Level: Must,
+		Requirement: "When siteverify answers invalid-input-secret, the backend MUST NOT accept the request: a configuration error is not an outage, whatever the outage policy.",
+		Reference:   refVerify + " (invalid-input-secret); pelican/panel#792 (an invalid secret \"still works\"), Lychee-Technology/gforms-proxy#4",
+		Run:         outageInvalidSecret,
+	},
+	{
+		ID: "LEAK-001", Title: "does not reveal the score or siteverify's answer", Level: Should,
+		Requirement: "A rejection SHOULD NOT reveal the score, hostname, challenge time or any other part of siteverify's answer to the client, which would help an attacker tune a bot.",
+		Reference:   "OWASP ASVS 4.0 V7.4.1 (generic messages for security-sensitive errors); " + refV3,
+		Run:         leakNothing,
+	},
+}
+
+// Catalog returns the catalog in ID order within each area, areas in the
+// order accept, reject, wire, outage, leak. The slice is a copy.
+func Catalog() []Case { return slices.Clone(catalog) }
+
+// Lookup returns the case with the given ID (case-insensitive).
+func Lookup(id string) (Case, bool) {
+	for _, c := range catalog {
+		if strings.EqualFold(c.ID, id) {
+			return c, true
+		}
+	}
+	return Case{}, false
+}

@@ -1,0 +1,363 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// Config configures a conformance run.
+type Config struct {
+	// Target is the parsed target file. Required.
+	Target *target.Target
+	// Mock is the mock siteverify server to use, e.g. a *mockserver.Server
+	// or a *mockserver.Client from mockserver.Dial. Nil starts an in-process
+	// mock for the run. The target's site is registered on it either way.
+	Mock mockserver.Mock
+	// Focus selects cases by ID (e.g. "REJECT-004"); empty means all.
+	Focus []string
+	// LabelFilter selects cases with a Ginkgo label-filter expression over
+	// their labels (ID, area, level), e.g. "outage || (wire && must)".
+	LabelFilter string
+	// Strict makes failed SHOULD cases fail the run.
+	Strict bool
+	// Seed, when not 0, shuffles the case order with this seed; 0 runs the
+	// catalog in order.
+	Seed int64
+	// Timeout bounds the whole run, backend start included; 0 means no
+	// bound beyond the context.
+	Timeout time.Duration
+	// RequestTimeout bounds each request to the backend except the hang
+	// case's; 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// OnResult, if set, is called after each case with its result, from
+	// the goroutine that ran the case.
+	OnResult func(Result)
+	// Environ is the environment a started backend inherits before the
+	// target's start.env; nil means os.Environ().
+	Environ []string
+	// BackendOutput, if set, also receives a started backend's output as it
+	// is written (the report keeps the last 256 KiB either way).
+	BackendOutput io.Writer
+}
+
+// DefaultRequestTimeout bounds a request to the backend.
+const DefaultRequestTimeout = 10 * time.Second
+
+// Session is a prepared conformance run: the mock with the target's site
+// registered, the backend started and ready, and the results so far. Run
+// uses one; a Ginkgo suite creates one in BeforeSuite and runs cases with
+// RunCase (see package suite/specs). A Session's methods may be called
+// from several goroutines, but cases should run one at a time: a case
+// installs rules and reads the journal of a shared mock.
+type Session struct {
+	cfg            Config
+	target         *target.Target // placeholders expanded
+	site           mockserver.Site
+	mock           mockserver.Mock
+	ownMock        *mockserver.Server
+	proc           *process
+	client         *http.Client
+	transport      *http.Transport
+	requestTimeout time.Duration
+	ipSeq          atomic.Uint32
+	started        time.Time
+	closeOnce      sync.Once
+
+	mu      sync.Mutex
+	results []Result
+	ended   time.Time
+}
+
+// NewSession validates cfg, prepares the mock and starts the backend if the
+// target has a start section. Close it when done.
+func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
+	if cfg.Target == nil {
+		return nil, errors.New("suite: Config.Target is nil")
+	}
+	s := &Session{cfg: cfg, started: time.Now(), requestTimeout: cfg.RequestTimeout}
+	if s.requestTimeout == 0 {
+		s.requestTimeout = DefaultRequestTimeout
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	t := cfg.Target
+	s.mock = cfg.Mock
+	if s.mock == nil {
+		srv, err := mockserver.NewServer(mockserver.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("start mock: %w", err)
+		}
+		s.mock, s.ownMock = srv, srv
+	}
+
+	site := mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind}
+	if site.SiteKey == "" || site.Secret == "" {
+		gen := mockserver.NewSite(t.Kind)
+		site.SiteKey = orDefault(site.SiteKey, gen.SiteKey)
+		site.Secret = orDefault(site.Secret, gen.Secret)
+	}
+	if len(t.Endpoints) > 0 {
+		if t.Kind == mockserver.Android && len(t.Endpoints[0].PackageNames) > 0 {
+			site.PackageName = t.Endpoints[0].PackageNames[0]
+		} else if len(t.Endpoints[0].Hostnames) > 0 {
+			site.Hostname = t.Endpoints[0].Hostnames[0]
+		}
+	}
+	if s.site, err = s.mock.RegisterSite(ctx, site); err != nil {
+		return nil, fmt.Errorf("register the target's site on the mock at %s: %w", s.mock.URL(), err)
+	}
+
+	vars := target.Vars{VerifyURL: s.mock.VerifyURL(), MockURL: s.mock.URL(), Secret: s.site.Secret, SiteKey: s.site.SiteKey}
+	if t.Start != nil {
+		if vars.Port, err = freePort(); err != nil {
+			return nil, fmt.Errorf("pick a port for the backend: %w", err)
+		}
+	}
+	if s.target, err = t.Expand(vars); err != nil {
+		return nil, err
+	}
+	s.transport = &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       30 * time.Second,
+		ResponseHeaderTimeout: 0, // bounded per request by a context
+	}
+	s.client = &http.Client{
+		Transport:     s.transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if st := s.target.Start; st != nil {
+		environ := cfg.Environ
+		if environ == nil {
+			environ = os.Environ()
+		}
+		startCtx := ctx
+		if d := st.ReadyTimeout.D(); d > 0 {
+			var cancel context.CancelFunc
+			startCtx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		if s.proc, err = startProcess(st, t.Dir, environ, cfg.BackendOutput); err != nil {
+			return nil, err
+		}
+		if err := s.proc.waitReady(startCtx, st.ReadyURL, vars.Port); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func orDefault(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// nextClientIP returns a fresh address from the documentation ranges
+// 198.51.100.0/24 and 203.0.113.0/24 (RFC 5737).
+func (s *Session) nextClientIP() string {
+	n := s.ipSeq.Add(1) - 1
+	n %= 508
+	if n < 254 {
+		return fmt.Sprintf("198.51.100.%d", n+1)
+	}
+	return fmt.Sprintf("203.0.113.%d", n-254+1)
+}
+
+// Target is the target with placeholders expanded.
+func (s *Session) Target() *target.Target { return s.target }
+
+// Mock is the mock the session drives.
+func (s *Session) Mock() mockserver.Mock { return s.mock }
+
+// Site is the target's site as registered on the mock.
+func (s *Session) Site() mockserver.Site { return s.site }
+
+// BackendOutput is what the started backend wrote so far (the last 256
+// KiB), "" if the harness did not start it.
+func (s *Session) BackendOutput() string {
+	if s.proc == nil {
+		return ""
+	}
+	return s.proc.out.String()
+}
+
+// Close stops the backend (if the session started it) and the in-process
+// mock (if it started one). It is idempotent. The mock goes first, so a
+// backend stuck on a hung siteverify call is released and can exit.
+func (s *Session) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.ownMock != nil {
+			s.ownMock.Close()
+		}
+		if s.proc != nil {
+			err = s.proc.stop()
+		}
+		if s.transport != nil {
+			s.transport.CloseIdleConnections()
+		}
+		s.mu.Lock()
+		s.ended = time.Now()
+		s.mu.Unlock()
+	})
+	return err
+}
+
+// RunCase runs the case with the given ID against every endpoint of the
+// target and records its result. A case that does not apply to the target's
+// kind is skipped. An unknown ID gives a failed result.
+func (s *Session) RunCase(ctx context.Context, id string) Result {
+	c, ok := Lookup(id)
+	if !ok {
+		return Result{ID: id, Status: StatusFailed, Counted: true, Actual: "no such case"}
+	}
+	start := time.Now()
+	res := Result{ID: c.ID, Title: c.Title, Level: c.Level, Area: c.Area(), Requirement: c.Requirement,
+		Reference: c.Reference, Started: start, Counted: c.Level == Must || s.cfg.Strict}
+	if !c.AppliesTo(s.target.Kind) {
+		res.Status, res.Reason = StatusSkipped, fmt.Sprintf("applies to %s, not %s", c.KindsString(), s.target.Kind)
+	} else {
+		s.runEndpoints(ctx, c, &res)
+	}
+	res.Duration = time.Since(start)
+	s.mu.Lock()
+	s.results = append(s.results, res)
+	s.mu.Unlock()
+	if s.cfg.OnResult != nil {
+		s.cfg.OnResult(res)
+	}
+	return res
+}
+
+func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) {
+	multi := len(s.target.Endpoints) > 1
+	var expected, actual, reasons []string
+	failed, skipped := false, 0
+	for i := range s.target.Endpoints {
+		ep := &s.target.Endpoints[i]
+		e := &Env{s: s, ep: ep, classify: s.target.EffectiveClassify(ep), kind: s.target.Kind}
+		if j, err := s.mock.Journal(ctx); err == nil {
+			e.startSeq = j.LastSeq()
+		}
+		err := runGuarded(ctx, c, e)
+		prefix := ""
+		if multi {
+			prefix = "[" + ep.Name + "] "
+		}
+		var f *Failure
+		var sk *Skipped
+		switch {
+		case err == nil:
+		case errors.As(err, &sk):
+			skipped++
+			reasons = append(reasons, prefix+sk.Reason)
+		case errors.As(err, &f):
+			failed = true
+			expected = append(expected, prefix+f.Expected)
+			actual = append(actual, prefix+f.Actual)
+		default:
+			failed = true
+			res.HarnessError = true
+			actual = append(actual, prefix+"harness error: "+err.Error())
+		}
+		for _, st := range e.steps {
+			res.Steps = append(res.Steps, prefix+st)
+		}
+		res.Journal = append(res.Journal, e.excerpt(ctx)...)
+		e.cleanup(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case failed:
+		res.Status = StatusFailed
+	case skipped == len(s.target.Endpoints):
+		res.Status = StatusSkipped
+	default:
+		res.Status = StatusPassed
+	}
+	res.Expected = strings.Join(expected, "\n")
+	res.Actual = strings.Join(actual, "\n")
+	res.Reason = strings.Join(reasons, "\n")
+}
+
+// runGuarded runs a case function, turning a panic into a harness error.
+func runGuarded(ctx context.Context, c Case, e *Env) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("case %s panicked: %v", c.ID, v)
+		}
+	}()
+	return c.Run(ctx, e)
+}
+
+// excerpt returns the journal entries of the case's tokens, and tokenless
+// entries since it started.
+func (e *Env) excerpt(ctx context.Context) []mockserver.Request {
+	j, err := e.s.mock.Journal(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []mockserver.Request
+	for _, r := range j.Since(e.startSeq) {
+		if r.Token == "" || containsString(e.tokens, r.Token) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanup deletes the case's rules. It uses its own short deadline, so a
+// case cut short by its context still cleans up.
+func (e *Env) cleanup(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, id := range e.rules {
+		_ = e.s.mock.DeleteRule(ctx, id) // a used-up rule is already gone
+	}
+	e.rules = nil
+}
+
+// Results returns the results recorded so far, in the order the cases ran.
+func (s *Session) Results() []Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Result(nil), s.results...)
+}
