@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"net/http"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ const maxAdminBody = 1 << 20
 //	POST   /__admin/tokens          TokenSpec in, {"token", "expires_at"} out
 //	GET    /__admin/clock           {"now", "offset"}
 //	POST   /__admin/clock           {"advance": "3m"}
-//	GET    /__admin/requests        the journal
+//	GET    /__admin/requests        the journal (?since=SEQ: only newer entries)
 //	DELETE /__admin/requests        clear the journal
 //	GET    /__admin/rules           active rules
 //	POST   /__admin/rules           add a rule
@@ -36,7 +37,16 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("GET /__admin/clock", s.adminClock)
 	mux.HandleFunc("POST /__admin/clock", s.adminAdvance)
 	mux.HandleFunc("GET /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Requests())
+		var since uint64
+		if v := r.URL.Query().Get("since"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				adminError(w, http.StatusBadRequest, "since=%q: want a sequence number such as 42", v)
+				return
+			}
+			since = n
+		}
+		writeJSON(w, http.StatusOK, s.journal.snapshotSince(since))
 	})
 	mux.HandleFunc("DELETE /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearRequests()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,41 @@ func TestDialRejectsBadURLs(t *testing.T) {
 		if _, err := mockserver.Dial(context.Background(), u, mockserver.DialOptions{}); err == nil {
 			t.Errorf("Dial(%q) succeeded", u)
 		}
+	}
+}
+
+func TestJournalSince(t *testing.T) {
+	s := mockserver.New(t, mockserver.WithJournalSize(4))
+	c, err := mockserver.Dial(context.Background(), s.URL(), mockserver.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []mockserver.Mock{s, c} {
+		if err := m.ClearJournal(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		base := s.Requests().Received
+		for range 6 {
+			post(t, s, "x", "y")
+		}
+		for _, tc := range []struct {
+			since uint64
+			seqs  string
+		}{{0, "3,4,5,6"}, {2, "3,4,5,6"}, {4, "5,6"}, {5, "6"}, {6, ""}, {99, ""}} {
+			j, err := m.JournalSince(t.Context(), base+tc.since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range j.Entries {
+				got = append(got, strconv.FormatUint(e.Seq-base, 10))
+			}
+			if strings.Join(got, ",") != tc.seqs || j.Received-base != 6 || j.LastSeq()-base != 6 || j.Dropped != 2 {
+				t.Errorf("since %d: seqs %v received %d dropped %d, want %s, 6, 2", tc.since, got, j.Received, j.Dropped, tc.seqs)
+			}
+		}
+	}
+	if status, _ := admin(t, s, "GET", "/__admin/requests?since=x", "", ""); status != 400 {
+		t.Fatalf("since=x: %d", status)
 	}
 }

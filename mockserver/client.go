@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,6 +83,12 @@ func (c *Client) AdvanceClock(ctx context.Context, d time.Duration) (time.Time, 
 func (c *Client) Journal(ctx context.Context) (Journal, error) {
 	var out Journal
 	return out, c.do(ctx, http.MethodGet, "requests", nil, &out)
+}
+
+// JournalSince implements Mock; only the new entries cross the wire.
+func (c *Client) JournalSince(ctx context.Context, seq uint64) (Journal, error) {
+	var out Journal
+	return out, c.do(ctx, http.MethodGet, "requests?since="+strconv.FormatUint(seq, 10), nil, &out)
 }
 
 // ClearJournal implements Mock.

@@ -67,6 +67,10 @@ type Journal struct {
 	Dropped uint64 `json:"dropped"`
 	// Capacity is the most entries the journal keeps.
 	Capacity int `json:"capacity"`
+	// Received counts every request since the server started: the
+	// sequence number of the newest request, even when the snapshot holds
+	// fewer. Clearing the journal does not reset it.
+	Received uint64 `json:"received"`
 }
 
 // ForToken returns the entries whose response parameter was tok, which is how
@@ -87,12 +91,13 @@ func (j Journal) Since(seq uint64) []Request {
 	return j.Entries[i:]
 }
 
-// LastSeq is the sequence number of the newest entry, 0 if none.
+// LastSeq is the sequence number of the newest request, 0 if none: a
+// test notes it before it acts and reads Since(LastSeq) afterwards.
 func (j Journal) LastSeq() uint64 {
-	if len(j.Entries) == 0 {
-		return 0
+	if len(j.Entries) > 0 {
+		return max(j.Received, j.Entries[len(j.Entries)-1].Seq)
 	}
-	return j.Entries[len(j.Entries)-1].Seq
+	return j.Received
 }
 
 // Dump formats entries for a human reading a test failure.
@@ -174,14 +179,30 @@ func (j *journal) add(r Request) {
 	}
 }
 
-func (j *journal) snapshot() Journal {
+func (j *journal) snapshot() Journal { return j.snapshotSince(0) }
+
+// snapshotSince copies the kept entries with Seq > seq. Sequence numbers
+// are consecutive, so it copies only what is asked for.
+func (j *journal) snapshotSince(seq uint64) Journal {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := Journal{Dropped: j.dropped, Capacity: len(j.ring)}
+	out := Journal{Dropped: j.dropped, Capacity: len(j.ring), Received: j.seq}
+	kept := j.next
 	if j.full {
-		out.Entries = append(out.Entries, j.ring[j.next:]...)
+		kept = len(j.ring)
 	}
-	out.Entries = append(out.Entries, j.ring[:j.next]...)
+	if seq >= j.seq {
+		return out
+	}
+	n := min(uint64(kept), j.seq-seq) // entries to copy, newest last
+	out.Entries = make([]Request, 0, n)
+	start := (j.next - int(n) + len(j.ring)) % len(j.ring)
+	if start+int(n) <= len(j.ring) {
+		out.Entries = append(out.Entries, j.ring[start:start+int(n)]...)
+	} else {
+		out.Entries = append(out.Entries, j.ring[start:]...)
+		out.Entries = append(out.Entries, j.ring[:j.next]...)
+	}
 	return out
 }
 
@@ -189,7 +210,7 @@ func (j *journal) clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	clear(j.ring)
-	j.next, j.full, j.dropped = 0, false, 0
+	j.next, j.full, j.dropped = 0, false, 0 // seq keeps counting: readers hold on to it
 }
 
 // Limits on what one journal entry keeps, so hostile requests cannot make

@@ -24,6 +24,9 @@ type Mock interface {
 	AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error)
 	// Journal returns the request journal.
 	Journal(ctx context.Context) (Journal, error)
+	// JournalSince returns the requests with a sequence number above seq
+	// (and Received, the newest sequence number, even when none are).
+	JournalSince(ctx context.Context, seq uint64) (Journal, error)
 	// ClearJournal empties the journal.
 	ClearJournal(ctx context.Context) error
 	// InstallRule adds a scripted rule and returns it with its ID.
@@ -58,6 +61,11 @@ func (s *Server) AdvanceClock(_ context.Context, d time.Duration) (time.Time, er
 
 // Journal implements Mock.
 func (s *Server) Journal(context.Context) (Journal, error) { return s.Requests(), nil }
+
+// JournalSince implements Mock.
+func (s *Server) JournalSince(_ context.Context, seq uint64) (Journal, error) {
+	return s.journal.snapshotSince(seq), nil
+}
 
 // ClearJournal implements Mock.
 func (s *Server) ClearJournal(context.Context) error { s.ClearRequests(); return nil }

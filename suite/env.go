@@ -397,7 +397,7 @@ func scalarString(v any) string {
 // JSON body, say) are counted too: cases run one at a time, so such a call
 // can only come from this case.
 func (e *Env) Calls(ctx context.Context, token string) ([]mockserver.Request, error) {
-	j, err := e.s.mock.Journal(ctx)
+	j, err := e.s.mock.JournalSince(ctx, e.startSeq)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
@@ -413,7 +413,7 @@ func (e *Env) Calls(ctx context.Context, token string) ([]mockserver.Request, er
 // TokenlessCalls returns the journal entries since the case started that
 // carry no token.
 func (e *Env) TokenlessCalls(ctx context.Context) ([]mockserver.Request, error) {
-	j, err := e.s.mock.Journal(ctx)
+	j, err := e.s.mock.JournalSince(ctx, e.startSeq)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
