@@ -59,6 +59,7 @@ var variants = []struct {
 	// Calling siteverify without a token gets missing-input-response, which
 	// the backend still rejects: only the SHOULD case notices.
 	{fixture: "v3", flaws: "verify-without-token", want: []string{"WIRE-007"}},
+	{fixture: "v3", flaws: "skip-when-missing", want: []string{"REJECT-006", "REJECT-007"}},
 	{fixture: "v3", flaws: "leak-score", want: []string{"LEAK-001"}},
 	// Any HTTP 200 passes: every refusal siteverify itself makes, and
 	// every 200 that is not a verdict.
