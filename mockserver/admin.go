@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )

@@ -86,6 +86,7 @@ type Server struct {
 	closeOnce   sync.Once
 	serveDone   chan struct{}
 	initialOpts Options
+	client      clientState // client script (api.js stand-in): scores and mint log; see clientscript.go
 
 	mu          sync.RWMutex // guards the fields below
 	defaultSite Site
@@ -315,6 +316,7 @@ func (s *Server) Reset() {
 	s.spent.reset()
 	s.rules.clear()
 	s.clock.reset()
+	s.client.reset() // client script scores and mint log; see clientscript.go
 	// The options were valid at start, so reloading them cannot fail.
 	if err := s.loadState(s.initialOpts); err != nil {
 		s.logger.Error("reset", "err", err)

@@ -67,15 +67,15 @@ type Issued struct {
 // claims is what a token carries. Tokens are claims plus an HMAC, so the mock
 // needs no storage to verify one; see spentSet for the single-use rule.
 type claims struct {
-	id          [16]byte
-	kind        KeyKind
-	omitScore   bool
-	issuedAt    time.Time // millisecond precision
-	lifetime    time.Duration
-	scoreMilli  uint16
-	siteKey     string
-	action      string
-	hostname    string // or the Android package name
+	id         [16]byte
+	kind       KeyKind
+	omitScore  bool
+	issuedAt   time.Time // millisecond precision
+	lifetime   time.Duration
+	scoreMilli uint16
+	siteKey    string
+	action     string
+	hostname   string // or the Android package name
 }
 
 func (c *claims) score() float64 { return float64(c.scoreMilli) / 1000 }

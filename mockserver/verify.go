@@ -23,6 +23,7 @@ func (s *Server) routes(extra map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(VerifyPath, s.serveVerify)
 	mux.Handle(AdminPrefix, s.adminHandler())
+	s.clientRoutes(mux) // client script, mint endpoint and their admin routes; see clientscript.go
 	for pattern, h := range extra {
 		mux.Handle(pattern, h)
 	}

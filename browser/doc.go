@@ -1,0 +1,40 @@
+// Package browser drives headless Chromium through a page's whole reCAPTCHA
+// token lifecycle: the page loads Google's script, asks for a token, posts
+// it with its form, and the backend verifies it against the mock. Pages run
+// unchanged and offline: requests for Google's script URLs
+// (https://www.google.com/recaptcha/*, www.recaptcha.net, www.gstatic.com)
+// are intercepted in the browser and answered by the mock's client script
+// (see mockserver.ScriptPath), whose tokens come from the mock's own store.
+//
+// A run is a list of [Page]s and a selection of [Flow]s (the catalog, with
+// stable IDs FLOW-001…):
+//
+//	FLOW-001 happy path: token, submit, verified once with the page's
+//	         sitekey, hostname and action, success shown (v3, v2)
+//	FLOW-002 resubmitting the same token is rejected (v3, v2)
+//	FLOW-003 token held past its lifetime: the mock's clock moves 3m between
+//	         load and submit; only a page that asks at submit time passes (v3)
+//	FLOW-004 a low scripted score shows a rejection, never success (v3)
+//	FLOW-005 v2 expiry: expired-callback runs and the page recovers (v2)
+//	FLOW-006 the page's action is the backend's (v3)
+//
+// One browser serves a whole run; every flow gets a fresh browser context
+// (no cookies or storage shared) and runs alone, because flows move the
+// mock's clock and script its scores. A flow that does not pass carries a
+// PNG screenshot, the page's console log, the steps taken, the mock's
+// siteverify journal and the tokens the page asked for.
+//
+// Expiry: the page cannot see the mock's clock, so after advancing it a flow
+// calls window.__siteverify.expire(mockNowMs), a hook of the mock's client
+// script: widgets whose token ran out fire expired-callback and clear their
+// response, exactly what the real widget does when its own timer fires.
+//
+// Chromium is found by [FindChrome]: a --chrome flag, then CHROME_PATH, then
+// the usual names and paths (Debian's package installs /usr/bin/chromium).
+// When there is none the error is [ErrChromeNotFound], which says how to
+// install it.
+//
+// Staging mode ([Config].Staging) loads the real Google script with the
+// page's staging sitekey and no interception; only FLOW-001 and FLOW-002 on
+// v3 pages run there. Without a network it fails at once with [ErrNoNetwork].
+package browser

@@ -1,0 +1,379 @@
+package mockserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/siteverify/siteverify/mockserver"
+)
+
+// csDo sends one request to the mock and returns status, headers and body.
+func csDo(t *testing.T, method, target, contentType, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+type csMintAnswer struct {
+	Token       string `json:"token"`
+	ExpiresAt   string `json:"expires_at"`
+	ExpiresAtMS int64  `json:"expires_at_ms"`
+	NowMS       int64  `json:"now_ms"`
+	ExpiresInMS int64  `json:"expires_in_ms"`
+	Error       string `json:"error"`
+	Code        string `json:"code"`
+}
+
+func csMint(t *testing.T, s *mockserver.Server, form url.Values) (int, csMintAnswer) {
+	t.Helper()
+	status, h, body := csDo(t, "POST", s.URL()+mockserver.MintPath, "application/x-www-form-urlencoded;charset=UTF-8", form.Encode(),
+		map[string]string{"Origin": "http://127.0.0.1:9999"})
+	if got := h.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("mint: Access-Control-Allow-Origin = %q, want *", got)
+	}
+	var a csMintAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatalf("mint answer %q: %v", body, err)
+	}
+	return status, a
+}
+
+func csVerify(t *testing.T, s *mockserver.Server, secret, token string) map[string]any {
+	t.Helper()
+	resp, err := http.PostForm(s.VerifyURL(), url.Values{"secret": {secret}, "response": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestClientScriptServed(t *testing.T) {
+	s := mockserver.New(t)
+	for _, tc := range []struct {
+		path, query string
+		header      map[string]string
+		want        []string
+	}{
+		{mockserver.ScriptPath, "render=6LcKEY", nil, []string{`"enterprise":false`, `"render":"6LcKEY"`, `"origin":"http://` + s.Addr().String() + `"`}},
+		{mockserver.ScriptPath, "onload=onloadCallback&render=explicit", nil, []string{`"onload":"onloadCallback"`, `"render":"explicit"`}},
+		{mockserver.EnterpriseScriptPath, "render=K", nil, []string{`"enterprise":true`}},
+		// The browser package forwards Google's URL with these headers, so
+		// the script mints from https://www.google.com/recaptcha/api2/mint.
+		{mockserver.ScriptPath, "", map[string]string{"X-Forwarded-Host": "www.google.com", "X-Forwarded-Proto": "https"}, []string{`"origin":"https://www.google.com"`}},
+		// Markup in a parameter cannot break out of the script.
+		{mockserver.ScriptPath, "onload=" + url.QueryEscape("</script><b>"), nil, []string{`\u003c/script\u003e\u003cb\u003e`}},
+	} {
+		status, h, body := csDo(t, "GET", s.URL()+tc.path+"?"+tc.query, "", "", tc.header)
+		if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") {
+			t.Fatalf("GET %s?%s: %d %s", tc.path, tc.query, status, h.Get("Content-Type"))
+		}
+		if strings.Contains(body, "/*SITEVERIFY_CONFIG*/") {
+			t.Errorf("GET %s?%s: configuration marker left in the script", tc.path, tc.query)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s?%s: script lacks %s", tc.path, tc.query, w)
+			}
+		}
+		for _, api := range []string{"grecaptcha", "___grecaptcha_cfg", "g-recaptcha-response", "expired-callback", "__siteverify"} {
+			if !strings.Contains(body, api) {
+				t.Errorf("script lacks %q", api)
+			}
+		}
+	}
+	if got := string(mockserver.ClientScript(mockserver.ScriptPath, "render=X", "https://www.recaptcha.net")); !strings.Contains(got, `"origin":"https://www.recaptcha.net"`) {
+		t.Errorf("ClientScript: origin not set")
+	}
+}
+
+func TestMintV3RecordsPageAndVerifies(t *testing.T) {
+	s := mockserver.New(t) // default site is V3
+	site := s.Site()
+	status, a := csMint(t, s, url.Values{"sitekey": {site.SiteKey}, "kind": {"v3"}, "action": {"login"},
+		"hostname": {"shop.example.test"}, "page": {"/login-v3"}, "widget": {"100000"}})
+	if status != 200 || a.Token == "" {
+		t.Fatalf("mint: %d %+v", status, a)
+	}
+	if a.ExpiresInMS <= 0 || a.ExpiresInMS > 120000 || a.ExpiresAtMS-a.NowMS != a.ExpiresInMS {
+		t.Errorf("mint expiry: %+v", a)
+	}
+	mints := s.Mints()
+	if len(mints) != 1 {
+		t.Fatalf("mint log: %+v", mints)
+	}
+	m := mints[0]
+	if m.SiteKey != site.SiteKey || m.Action != "login" || m.Hostname != "shop.example.test" || m.Page != "/login-v3" ||
+		m.Kind != mockserver.V3 || m.Requested != "v3" || m.Token != a.Token || m.Score == nil || *m.Score != mockserver.DefaultScore ||
+		m.Origin != "http://127.0.0.1:9999" || m.Seq != 1 {
+		t.Errorf("mint log entry: %+v", m)
+	}
+	got := csVerify(t, s, site.Secret, a.Token)
+	if got["success"] != true || got["action"] != "login" || got["hostname"] != "shop.example.test" || got["score"] != 0.9 {
+		t.Errorf("siteverify of a minted token: %v", got)
+	}
+	if again := csVerify(t, s, site.Secret, a.Token); again["success"] != false {
+		t.Errorf("minted tokens are single use like any other: %v", again)
+	}
+}
+
+func TestMintJSONBodyAndHostnameFromOrigin(t *testing.T) {
+	s := mockserver.New(t)
+	status, _, body := csDo(t, "POST", s.URL()+mockserver.MintPath, "application/json",
+		`{"sitekey":"`+s.Site().SiteKey+`","kind":"v3","action":"signup"}`, map[string]string{"Origin": "https://app.example.test:8443"})
+	if status != 200 {
+		t.Fatalf("mint: %d %s", status, body)
+	}
+	if m := s.Mints()[0]; m.Hostname != "app.example.test" || m.Action != "signup" {
+		t.Errorf("mint: %+v", m)
+	}
+}
+
+func TestMintErrors(t *testing.T) {
+	s := mockserver.New(t)
+	v2, err := s.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		code string
+	}{
+		{"no sitekey", url.Values{"kind": {"v3"}}, "missing-sitekey"},
+		{"unknown sitekey", url.Values{"sitekey": {"6LcUNKNOWN"}, "kind": {"v3"}}, "invalid-sitekey"},
+		{"v3 execute with a v2 key", url.Values{"sitekey": {v2.SiteKey}, "kind": {"v3"}}, "invalid-key-type"},
+		{"checkbox with a v3 key", url.Values{"sitekey": {s.Site().SiteKey}, "kind": {"v2-checkbox"}}, "invalid-key-type"},
+		{"invisible with a checkbox key", url.Values{"sitekey": {v2.SiteKey}, "kind": {"invisible"}}, "invalid-key-type"},
+	} {
+		status, a := csMint(t, s, tc.form)
+		if status != http.StatusBadRequest || a.Code != tc.code || a.Error == "" || a.Token != "" {
+			t.Errorf("%s: %d %+v, want 400 %s", tc.name, status, a, tc.code)
+		}
+	}
+	// Failed mints are logged too: a flow report shows the page asked with
+	// a wrong key.
+	if n := len(s.Mints()); n != 5 {
+		t.Errorf("mint log has %d entries, want 5", n)
+	}
+	for _, m := range s.Mints() {
+		if m.Error == "" || m.Token != "" {
+			t.Errorf("failed mint logged as %+v", m)
+		}
+	}
+	// Google's test key works for v2 widgets.
+	if status, a := csMint(t, s, url.Values{"sitekey": {mockserver.TestSiteKey}, "kind": {"v2-checkbox"}}); status != 200 || a.Token == "" {
+		t.Errorf("test key: %d %+v", status, a)
+	}
+	status, h, _ := csDo(t, "OPTIONS", s.URL()+mockserver.MintPath, "", "", map[string]string{"Origin": "http://x", "Access-Control-Request-Method": "POST"})
+	if status != http.StatusNoContent || h.Get("Access-Control-Allow-Methods") != "POST" {
+		t.Errorf("preflight: %d %v", status, h)
+	}
+	if status, _, _ := csDo(t, "GET", s.URL()+mockserver.MintPath, "", "", nil); status != http.StatusBadRequest {
+		t.Errorf("GET mint without a JSONP callback: %d", status)
+	}
+	if status, _, _ := csDo(t, "PUT", s.URL()+mockserver.MintPath, "", "", nil); status != http.StatusMethodNotAllowed {
+		t.Errorf("PUT mint: %d", status)
+	}
+}
+
+func TestMintJSONP(t *testing.T) {
+	s := mockserver.New(t)
+	q := url.Values{"sitekey": {s.Site().SiteKey}, "kind": {"v3"}, "action": {"login"}, "callback": {"__siteverify.jsonp.cb1"}}
+	status, h, body := csDo(t, "GET", s.URL()+mockserver.MintPath+"?"+q.Encode(), "", "", nil)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") ||
+		!strings.HasPrefix(body, `__siteverify.jsonp.cb1({"expires_at"`) || !strings.HasSuffix(body, ");\n") {
+		t.Fatalf("JSONP mint: %d %s %q", status, h.Get("Content-Type"), body)
+	}
+	var a csMintAnswer
+	if err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimPrefix(body, "__siteverify.jsonp.cb1("), ");\n")), &a); err != nil || a.Token == "" {
+		t.Fatalf("JSONP answer %q: %v", body, err)
+	}
+	if got := csVerify(t, s, s.Site().Secret, a.Token); got["action"] != "login" {
+		t.Errorf("JSONP token verifies as %v", got)
+	}
+	// Errors are 200 too, or the browser would not run the script.
+	q.Set("sitekey", "6LcUNKNOWN")
+	status, _, body = csDo(t, "GET", s.URL()+mockserver.MintPath+"?"+q.Encode(), "", "", nil)
+	if status != 200 || !strings.Contains(body, `"code":"invalid-sitekey"`) {
+		t.Errorf("JSONP error: %d %s", status, body)
+	}
+	for _, bad := range []string{"alert(1)//", "a;b", "x.y.z.w.v.u.t", ""} {
+		q.Set("callback", bad)
+		if status, _, _ := csDo(t, "GET", s.URL()+mockserver.MintPath+"?"+q.Encode(), "", "", nil); status != http.StatusBadRequest {
+			t.Errorf("callback %q: %d, want 400", bad, status)
+		}
+	}
+}
+
+func TestMintV2CheckboxToken(t *testing.T) {
+	s := mockserver.New(t)
+	v2, err := s.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, a := csMint(t, s, url.Values{"sitekey": {v2.SiteKey}, "kind": {"v2-checkbox"}, "hostname": {"127.0.0.1"}, "page": {"/login-v2"}})
+	if status != 200 {
+		t.Fatalf("mint: %d %+v", status, a)
+	}
+	got := csVerify(t, s, v2.Secret, a.Token)
+	if got["success"] != true || got["hostname"] != "127.0.0.1" || got["score"] != nil || got["action"] != nil {
+		t.Errorf("v2 token verifies as %v", got)
+	}
+	if m := s.Mints()[0]; m.Score != nil || m.Kind != mockserver.V2Checkbox {
+		t.Errorf("v2 mint: %+v", m)
+	}
+	// The page's expiry timer and the mock's verdict agree.
+	s.Advance(time.Duration(a.ExpiresInMS)*time.Millisecond + time.Second)
+	_, b := csMint(t, s, url.Values{"sitekey": {v2.SiteKey}, "kind": {"v2-checkbox"}})
+	if got := csVerify(t, s, v2.Secret, b.Token); got["success"] != true {
+		t.Errorf("a token minted after the clock moved verifies: %v", got)
+	}
+}
+
+func TestClientScoresMostSpecificWins(t *testing.T) {
+	s := mockserver.New(t)
+	key := s.Site().SiteKey
+	for _, c := range []mockserver.ClientScore{
+		{Action: "login", Score: 0.7},
+		{Page: "/checkout", Score: 0.3},
+		{Action: "login", Page: "/checkout", Score: mockserver.ExactlyZero},
+	} {
+		if err := s.SetClientScore(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetClientScore(mockserver.ClientScore{Score: 1.5}); err == nil {
+		t.Error("a score above 1 is refused")
+	}
+	for _, tc := range []struct {
+		action, page string
+		want         float64
+	}{
+		{"login", "/checkout", 0},
+		{"pay", "/checkout", 0.3},
+		{"login", "/", 0.7},
+		{"homepage", "/", mockserver.DefaultScore},
+	} {
+		_, a := csMint(t, s, url.Values{"sitekey": {key}, "kind": {"v3"}, "action": {tc.action}, "page": {tc.page}})
+		got := csVerify(t, s, s.Site().Secret, a.Token)
+		if got["score"] != tc.want {
+			t.Errorf("action %q page %q: score %v, want %v", tc.action, tc.page, got["score"], tc.want)
+		}
+	}
+	// Same action and page replaces.
+	if err := s.SetClientScore(mockserver.ClientScore{Action: "login", Score: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.ClientScores()); n != 3 {
+		t.Errorf("%d client scores after a replacement, want 3", n)
+	}
+	if !s.RemoveClientScore("login", "/checkout") || s.RemoveClientScore("login", "/checkout") {
+		t.Error("RemoveClientScore removes exactly once")
+	}
+	s.Reset()
+	if len(s.ClientScores()) != 0 || len(s.Mints()) != 0 {
+		t.Error("Reset clears client scores and the mint log")
+	}
+}
+
+func TestClientScoreAdminAndDial(t *testing.T) {
+	s := mockserver.New(t)
+	ctx := context.Background()
+	c, err := mockserver.Dial(ctx, s.URL(), mockserver.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m mockserver.ClientMock = c
+	if err := m.InstallClientScore(ctx, mockserver.ClientScore{Page: "/login", Score: mockserver.ExactlyZero}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ClientScores(); len(got) != 1 || got[0].Page != "/login" || got[0].Score != mockserver.ExactlyZero {
+		t.Fatalf("installed over the admin API: %+v", got)
+	}
+	status, _, body := csDo(t, "GET", s.URL()+"/__admin/client-scores", "", "", nil)
+	if status != 200 || !strings.Contains(body, `"score": 0`) {
+		t.Errorf("GET client-scores: %d %s", status, body)
+	}
+	if status, _, body := csDo(t, "POST", s.URL()+"/__admin/client-scores", "application/json", `{"score": 0.3, "bogus": 1}`, nil); status != 400 {
+		t.Errorf("unknown field: %d %s", status, body)
+	}
+	_, _ = csMint(t, s, url.Values{"sitekey": {s.Site().SiteKey}, "kind": {"v3"}, "page": {"/login"}})
+	mints, err := m.ClientMints(ctx)
+	if err != nil || len(mints) != 1 || mints[0].Score == nil || *mints[0].Score != 0 {
+		t.Fatalf("ClientMints over the admin API: %+v %v", mints, err)
+	}
+	if err := m.DeleteClientScore(ctx, "", "/nope"); err == nil {
+		t.Error("deleting a missing client score is an error")
+	}
+	if err := m.DeleteClientScore(ctx, "", "/login"); err != nil || len(s.ClientScores()) != 0 {
+		t.Errorf("DeleteClientScore: %v %+v", err, s.ClientScores())
+	}
+	_ = s.SetClientScore(mockserver.ClientScore{Action: "a", Score: 0.3})
+	if err := m.DeleteClientScores(ctx); err != nil || len(s.ClientScores()) != 0 {
+		t.Errorf("DeleteClientScores: %v", err)
+	}
+	if status, _, _ := csDo(t, "DELETE", s.URL()+"/__admin/mints", "", "", nil); status != 204 || len(s.Mints()) != 0 {
+		t.Errorf("DELETE mints: %d", status)
+	}
+}
+
+func TestClientAdminRoutesNeedTheAdminToken(t *testing.T) {
+	s, err := mockserver.NewServer(mockserver.Options{AdminToken: "sekret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, path := range []string{"/__admin/client-scores", "/__admin/mints"} {
+		if status, _, _ := csDo(t, "GET", s.URL()+path, "", "", nil); status != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d", path, status)
+		}
+		if status, _, _ := csDo(t, "GET", s.URL()+path, "", "", map[string]string{"Authorization": "Bearer sekret"}); status != 200 {
+			t.Errorf("GET %s with the token: %d", path, status)
+		}
+	}
+	// The page-facing routes stay open: a browser cannot send the token.
+	if status, _, _ := csDo(t, "GET", s.URL()+mockserver.ScriptPath, "", "", nil); status != 200 {
+		t.Errorf("script: %d", status)
+	}
+}
+
+func TestMintLogIsBounded(t *testing.T) {
+	s := mockserver.New(t)
+	form := url.Values{"sitekey": {"6LcUNKNOWN"}}
+	for range mockserver.MaxMints + 5 {
+		status, _, _ := csDo(t, "POST", s.URL()+mockserver.MintPath, "application/x-www-form-urlencoded", form.Encode(), nil)
+		if status != 400 {
+			t.Fatal(status)
+		}
+	}
+	mints := s.Mints()
+	if len(mints) != mockserver.MaxMints || mints[0].Seq != 6 || mints[len(mints)-1].Seq != mockserver.MaxMints+5 {
+		t.Errorf("mint log: %d entries, seq %d..%d", len(mints), mints[0].Seq, mints[len(mints)-1].Seq)
+	}
+}
