@@ -44,6 +44,11 @@ demo: build
 	@bash .ci/ensure-tools chromium
 	./$(BIN) demo
 
+## generate: regenerate the catalog tables (suite/CATALOG.md and the README's)
+.PHONY: generate
+generate:
+	$(GO) run ./suite/cmd/catalogmd
+
 ## fuzz: run each fuzz target for 30 s
 .PHONY: fuzz
 fuzz:

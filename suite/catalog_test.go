@@ -26,6 +26,20 @@ func TestCatalogMarkdownInSync(t *testing.T) {
 	checkGenerated(t, "CATALOG.md", suite.CatalogMarkdown())
 }
 
+// TestReadmeCatalogInSync keeps the catalog table in the project README
+// generated from the catalog.
+func TestReadmeCatalogInSync(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := suite.SpliceReadmeCatalog(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGenerated(t, "../README.md", want)
+}
+
 func checkGenerated(t *testing.T, path, want string) {
 	t.Helper()
 	if *update {

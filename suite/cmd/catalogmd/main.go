@@ -1,10 +1,10 @@
 // Command catalogmd writes the conformance catalog as Markdown, for the
 // README and suite/CATALOG.md:
 //
-//	go run ./suite/cmd/catalogmd               # writes suite/CATALOG.md
-//	go run ./suite/cmd/catalogmd -o -          # prints it
+//	go run ./suite/cmd/catalogmd               # writes suite/CATALOG.md and the README's table
+//	go run ./suite/cmd/catalogmd -o -          # prints CATALOG.md
 //
-// A test in package suite fails when CATALOG.md is out of date.
+// Tests in package suite fail when either is out of date.
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 
 func main() {
 	out := flag.String("o", "suite/CATALOG.md", "output file, - for stdout")
+	readme := flag.String("readme", "README.md", "README whose catalog table to update; empty to skip")
 	flag.Parse()
 	md := suite.CatalogMarkdown()
 	if *out == "-" {
@@ -24,6 +25,20 @@ func main() {
 		return
 	}
 	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "catalogmd:", err)
+		os.Exit(1)
+	}
+	if *readme == "" {
+		return
+	}
+	old, err := os.ReadFile(*readme)
+	if err == nil {
+		var spliced string
+		if spliced, err = suite.SpliceReadmeCatalog(string(old)); err == nil {
+			err = os.WriteFile(*readme, []byte(spliced), 0o644)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "catalogmd:", err)
 		os.Exit(1)
 	}
