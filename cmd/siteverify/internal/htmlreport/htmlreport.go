@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ type Run struct {
 	// Expectation, when set, says what the reader should see (the demo's
 	// flawed variant is expected to fail).
 	Expectation string
+	// BackendOutput is what the backend under test wrote; empty means the
+	// conformance report's TargetOutput.
+	BackendOutput string
 }
 
 // Document is what the report shows.
@@ -101,6 +105,12 @@ type cell struct {
 
 func buildView(doc Document) view {
 	v := view{Document: doc}
+	v.Runs = slices.Clone(doc.Runs)
+	for i, r := range v.Runs {
+		if r.BackendOutput == "" && r.Conform != nil {
+			v.Runs[i].BackendOutput = r.Conform.TargetOutput
+		}
+	}
 	index := map[string]int{} // row key -> position
 	addRow := func(key string, r row) int {
 		if i, ok := index[key]; ok {
@@ -181,5 +191,5 @@ func roundDuration(d time.Duration) string {
 	case d >= time.Millisecond:
 		return d.Round(100 * time.Microsecond).String()
 	}
-	return d.String()
+	return d.Round(10 * time.Microsecond).String()
 }

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/siteverify/siteverify/browser"
+	"github.com/siteverify/siteverify/cmd/siteverify/internal/htmlreport"
+	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// browseSetting is one browse flag and its environment twin.
+type browseSetting struct {
+	flag, env, def, usage string
+}
+
+func browseSettings() []browseSetting {
+	return []browseSetting{
+		{"target", "SITEVERIFY_TARGET", "", "target file with a pages section (required)"},
+		{"flow", "SITEVERIFY_FLOWS", "", "comma-separated flow IDs to run, e.g. FLOW-001,FLOW-003 (default all)"},
+		{"chrome", "SITEVERIFY_CHROME", "", "Chromium or Chrome binary (default: CHROME_PATH, then the usual paths)"},
+		{"out", "SITEVERIFY_OUT", "out/browse", "directory for report.json and the screenshots of failed flows"},
+		{"html", "SITEVERIFY_HTML", "", "also write a self-contained HTML report (screenshots embedded) to this file"},
+		{"mock-url", "SITEVERIFY_MOCK_URL", "", "drive a running `siteverify serve` at this base URL instead of an in-process mock"},
+		{"admin-token", "SITEVERIFY_ADMIN_TOKEN", "", "bearer token for the --mock-url admin API"},
+		{"timeout", "SITEVERIFY_TIMEOUT", "10m", "bound on the whole run, backend start included"},
+		{"staging", "SITEVERIFY_STAGING", "false", "run against the real Google script and staging keys, no interception (needs a network)"},
+		{"staging-sitekey", "SITEVERIFY_STAGING_SITEKEY", "", "staging mode: the sitekey the pages use (default: the target's sitekey)"},
+		{"staging-secret", "SITEVERIFY_STAGING_SECRET", "", "staging mode: the secret a started backend gets (default: the target's secret)"},
+		{"staging-probe", "SITEVERIFY_STAGING_PROBE", browser.StagingScriptURL, "staging mode: URL fetched first to fail fast without a network"},
+	}
+}
+
+func browseUsage(w io.Writer) {
+	fmt.Fprintf(w, `usage: siteverify browse --target FILE [flags]
+
+Drives headless Chromium through each page of the target file's pages
+section: the page loads the reCAPTCHA script, gets a token, submits it, and
+the backend verifies it. Google's script URLs are answered by the mock's
+client script, so the pages run unchanged with no network. The target's
+backend is started as for conform. Each flag can also be set from its
+environment variable; a flag wins over the variable.
+
+`)
+	for _, s := range browseSettings() {
+		def := ""
+		if s.def != "" && s.def != "false" {
+			def = " (default " + s.def + ")"
+		}
+		fmt.Fprintf(w, "  --%s, %s\n      %s%s\n", s.flag, s.env, s.usage, def)
+	}
+	fmt.Fprintf(w, "\nFlows:\n")
+	for _, f := range browser.Flows() {
+		kinds := make([]string, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = string(k)
+		}
+		fmt.Fprintf(w, "  %s  %s [%s]\n", f.ID, f.Title, strings.Join(kinds, ", "))
+	}
+	fmt.Fprintf(w, "\nExit codes: 0 every flow passed, 1 a flow failed or the run could not start, 2 usage or configuration error.\n")
+}
+
+// browseConfig is a validated `siteverify browse` configuration.
+type browseConfig struct {
+	target         string
+	flows          []string
+	chrome         string
+	out            string
+	html           string
+	mockURL        string
+	adminToken     string
+	timeout        time.Duration
+	staging        bool
+	stagingSitekey string
+	stagingSecret  string
+	stagingProbe   string
+}
+
+func loadBrowseConfig(args []string, env func(string) string) (browseConfig, error) {
+	fs := flag.NewFlagSet("browse", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	vals := map[string]*string{}
+	for _, s := range browseSettings() {
+		if s.flag == "staging" {
+			continue
+		}
+		vals[s.flag] = fs.String(s.flag, "", s.usage)
+	}
+	staging := fs.Bool("staging", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return browseConfig{}, err
+		}
+		return browseConfig{}, fmt.Errorf("%w (see siteverify help browse)", err)
+	}
+	if fs.NArg() > 0 {
+		return browseConfig{}, fmt.Errorf("browse takes no arguments, got %q (see siteverify help browse)", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	get := func(name string) (val, source string) {
+		for _, s := range browseSettings() {
+			if s.flag != name {
+				continue
+			}
+			if set[name] {
+				if name == "staging" {
+					return fmt.Sprint(*staging), "--staging"
+				}
+				return *vals[name], "--" + name
+			}
+			if v := env(s.env); v != "" {
+				return v, s.env
+			}
+			return s.def, "default"
+		}
+		panic("unknown setting " + name)
+	}
+	var cfg browseConfig
+	if cfg.target, _ = get("target"); cfg.target == "" {
+		return cfg, errors.New("--target is required: the target file whose pages section lists the pages to drive (see siteverify help browse)")
+	}
+	if v, s := get("flow"); v != "" {
+		for _, id := range strings.Split(v, ",") {
+			id = strings.TrimSpace(id)
+			if id == "" {
+				continue
+			}
+			f, ok := browser.Lookup(id)
+			if !ok {
+				return cfg, fmt.Errorf("%s: unknown flow %q (known: %s)", s, id, strings.Join(browser.FlowIDs(), ", "))
+			}
+			cfg.flows = append(cfg.flows, f.ID)
+		}
+	}
+	cfg.chrome, _ = get("chrome")
+	cfg.out, _ = get("out")
+	cfg.html, _ = get("html")
+	cfg.mockURL, _ = get("mock-url")
+	cfg.adminToken, _ = get("admin-token")
+	v, s := get("timeout")
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return cfg, fmt.Errorf("%s=%q: want a positive duration such as 10m", s, v)
+	}
+	cfg.timeout = d
+	v, s = get("staging")
+	switch strings.ToLower(v) {
+	case "true", "1", "yes":
+		cfg.staging = true
+	case "false", "0", "no", "":
+	default:
+		return cfg, fmt.Errorf("%s=%q: want true or false", s, v)
+	}
+	cfg.stagingSitekey, _ = get("staging-sitekey")
+	cfg.stagingSecret, _ = get("staging-secret")
+	cfg.stagingProbe, _ = get("staging-probe")
+	if cfg.staging && cfg.mockURL != "" {
+		return cfg, errors.New("--staging and --mock-url exclude each other: staging mode uses Google, not a mock")
+	}
+	return cfg, nil
+}
+
+// runBrowse is `siteverify browse`.
+func runBrowse(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := loadBrowseConfig(args, env)
+	if errors.Is(err, flag.ErrHelp) {
+		browseUsage(stdout)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify browse: %v\n", err)
+		return exitUsage
+	}
+	t, err := target.Load(cfg.target)
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify browse: %v\n", err)
+		return exitUsage
+	}
+	if len(t.Pages) == 0 {
+		fmt.Fprintf(stderr, "siteverify browse: %s has no pages section: add the pages to drive (url, form, submit, fields, success, rejected; see siteverify help browse)\n", cfg.target)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "siteverify browse: "+format+"\n", args...)
+		return exitFail
+	}
+
+	// Fail fast, before starting anything: no network in staging mode, no
+	// browser at all.
+	if cfg.staging {
+		if err := browser.CheckStagingNetwork(ctx, cfg.stagingProbe); err != nil {
+			return fail("%v", err)
+		}
+	}
+	chrome, err := browser.FindChrome(cfg.chrome, env)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	var mock mockserver.Mock
+	var clientMock mockserver.ClientMock
+	switch {
+	case cfg.staging:
+		site := mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind}
+		if cfg.stagingSitekey != "" {
+			site.SiteKey = cfg.stagingSitekey
+		}
+		if cfg.stagingSecret != "" {
+			site.Secret = cfg.stagingSecret
+		}
+		if site.SiteKey == "" {
+			return fail("staging mode needs the staging sitekey: set it in the target (sitekey) or with --staging-sitekey")
+		}
+		mock = googleStaging{site: site}
+	case cfg.mockURL != "":
+		c, err := mockserver.Dial(ctx, cfg.mockURL, mockserver.DialOptions{AdminToken: cfg.adminToken})
+		if err != nil {
+			return fail("%v", err)
+		}
+		mock, clientMock = c, c
+	default:
+		srv, err := mockserver.NewServer(mockserver.Options{})
+		if err != nil {
+			return fail("start the mock: %v", err)
+		}
+		defer srv.Close()
+		mock, clientMock = srv, srv
+	}
+
+	session, err := suite.NewSession(ctx, suite.Config{Target: t, Mock: mock})
+	if err != nil {
+		return fail("prepare the target: %v", err)
+	}
+	defer session.Close()
+	pages := pagesFromTarget(session.Target(), session.Site())
+
+	rep, err := browser.Run(ctx, browser.Config{
+		Mock:            clientMock,
+		BrowserOptions:  browser.Options{ChromePath: chrome},
+		Pages:           pages,
+		Flows:           cfg.flows,
+		Staging:         cfg.staging,
+		StagingProbeURL: cfg.stagingProbe,
+		Logf:            func(format string, args ...any) { fmt.Fprintf(stderr, "siteverify browse: "+format+"\n", args...) },
+	})
+	if err != nil {
+		if out := session.BackendOutput(); out != "" && ctx.Err() != nil {
+			fmt.Fprintf(stderr, "backend output (last lines):\n%s\n", lastLines(out, 20))
+		}
+		return fail("%v", err)
+	}
+	files, werr := writeBrowseFiles(cfg.out, rep)
+	_ = rep.WriteText(stdout)
+	for _, f := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
+	}
+	if werr != nil {
+		fmt.Fprintf(stderr, "siteverify browse: write the report files: %v\n", werr)
+	}
+	if cfg.html != "" {
+		doc := htmlreport.Document{Title: "siteverify browser flows: " + session.Target().Name, Generated: time.Now(), Version: versionString(),
+			Runs: []htmlreport.Run{{Name: session.Target().Name, Description: "Target file " + cfg.target + ".", Browse: &rep, BackendOutput: session.BackendOutput()}}}
+		if err := writeHTML(cfg.html, doc); err != nil {
+			fmt.Fprintf(stderr, "siteverify browse: %v\n", err)
+		} else {
+			fmt.Fprintf(stdout, "wrote %s\n", cfg.html)
+		}
+	}
+	if !rep.OK() {
+		if out := session.BackendOutput(); out != "" {
+			fmt.Fprintf(stdout, "\nbackend output (last lines):\n%s\n", lastLines(out, 20))
+		}
+		return exitFail
+	}
+	return exitOK
+}
+
+// pagesFromTarget turns the target's pages (placeholders expanded) into
+// browser pages. The page's sitekey is the target's; the expected v3 action
+// is the one the target's endpoints expect, when they agree on one; the
+// accepted hostnames are the endpoints' hostnames.
+func pagesFromTarget(t *target.Target, site mockserver.Site) []browser.Page {
+	actions := map[string]bool{}
+	var hostnames []string
+	for _, ep := range t.Endpoints {
+		if ep.Action != "" {
+			actions[ep.Action] = true
+		}
+		for _, h := range ep.Hostnames {
+			if !slices.Contains(hostnames, h) {
+				hostnames = append(hostnames, h)
+			}
+		}
+	}
+	action := ""
+	if len(actions) == 1 {
+		for a := range actions {
+			action = a
+		}
+	}
+	out := make([]browser.Page, 0, len(t.Pages))
+	for _, p := range t.Pages {
+		kind := browser.Kind(p.Kind)
+		if kind == "" {
+			kind = browser.Kind(t.Kind)
+		}
+		bp := browser.Page{
+			Name: p.Name, URL: p.URL, Kind: kind, Form: p.Form, Submit: p.Submit, Fields: p.Fields,
+			Success:   browser.Match{Selector: p.Success.Selector, Text: p.Success.Text},
+			Rejected:  browser.Match{Selector: p.Rejected.Selector, Text: p.Rejected.Text},
+			SiteKey:   site.SiteKey,
+			Hostnames: hostnames,
+		}
+		if kind == browser.KindV3 {
+			bp.Action = action
+		}
+		out = append(out, bp)
+	}
+	return out
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// writeBrowseFiles writes report.json and one PNG per flow that did not
+// pass, and returns the paths written.
+func writeBrowseFiles(dir string, rep browser.Report) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, r := range rep.Results {
+		if len(r.Screenshot) == 0 {
+			continue
+		}
+		p := filepath.Join(dir, unsafeName.ReplaceAllString(r.Page+"-"+r.ID, "_")+".png")
+		if err := os.WriteFile(p, r.Screenshot, 0o644); err != nil {
+			return files, err
+		}
+		files = append(files, p)
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return files, err
+	}
+	p := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+		return files, err
+	}
+	return append(files, p), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// googleStaging stands in for the mock in staging mode: placeholders expand
+// to Google's URLs ({{mock_url}}/recaptcha/api.js is Google's script and
+// {{verify_url}} Google's siteverify), and the site is the staging site as
+// given. Nothing else is available: staging flows do not use the mock.
+type googleStaging struct{ site mockserver.Site }
+
+var errStagingNoMock = errors.New("not available in staging mode: there is no mock")
+
+func (g googleStaging) URL() string                        { return "https://www.google.com" }
+func (g googleStaging) VerifyURL() string                  { return "https://www.google.com" + mockserver.VerifyPath }
+func (g googleStaging) Site() mockserver.Site              { return g.site }
+func (g googleStaging) ClearJournal(context.Context) error { return errStagingNoMock }
+func (g googleStaging) Issue(context.Context, mockserver.TokenSpec) (mockserver.Issued, error) {
+	return mockserver.Issued{}, errStagingNoMock
+}
+func (g googleStaging) RegisterSite(_ context.Context, s mockserver.Site) (mockserver.Site, error) {
+	return s, nil
+}
+func (g googleStaging) AdvanceClock(context.Context, time.Duration) (time.Time, error) {
+	return time.Time{}, errStagingNoMock
+}
+func (g googleStaging) Journal(context.Context) (mockserver.Journal, error) {
+	return mockserver.Journal{}, errStagingNoMock
+}
+func (g googleStaging) JournalSince(context.Context, uint64) (mockserver.Journal, error) {
+	return mockserver.Journal{}, errStagingNoMock
+}
+func (g googleStaging) InstallRule(context.Context, mockserver.Rule) (mockserver.Rule, error) {
+	return mockserver.Rule{}, errStagingNoMock
+}
+func (g googleStaging) DeleteRule(context.Context, string) error { return errStagingNoMock }
+func (g googleStaging) DeleteRules(context.Context) error        { return errStagingNoMock }
+func (g googleStaging) ResetState(context.Context) error         { return errStagingNoMock }

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/siteverify/siteverify/cmd/siteverify/internal/htmlreport"
+	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite"
+	"github.com/siteverify/siteverify/suite/specs"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// conformFlag is one conform flag and its environment twin.
+type conformFlag struct {
+	name, env, def, usage string
+	boolean               bool
+}
+
+const defaultConformTimeout = 5 * time.Minute
+
+func conformFlags() []conformFlag {
+	return []conformFlag{
+		{name: "target", env: "SITEVERIFY_TARGET", usage: "target file (YAML) describing the backend under test; required unless --list"},
+		{name: "mock-url", env: "SITEVERIFY_MOCK_URL", usage: "drive a running `siteverify serve` at this base URL instead of an in-process mock"},
+		{name: "admin-token", env: "SITEVERIFY_ADMIN_TOKEN", usage: "bearer token for the --mock-url admin API"},
+		{name: "junit", env: "SITEVERIFY_JUNIT", usage: "write a JUnit XML report to this file"},
+		{name: "json", env: "SITEVERIFY_JSON", usage: "write a JSON report (per case: result, duration, requirement, journal) to this file"},
+		{name: "html", env: "SITEVERIFY_HTML", usage: "write a self-contained HTML report (open it in a browser) to this file"},
+		{name: "focus", env: "SITEVERIFY_FOCUS", usage: "run only these case IDs, comma-separated, e.g. REJECT-004,WIRE-001"},
+		{name: "label-filter", env: "SITEVERIFY_LABEL_FILTER", usage: "Ginkgo label filter over case labels (ID, area, level), e.g. 'outage || (wire && must)'"},
+		{name: "strict", env: "SITEVERIFY_STRICT", boolean: true, usage: "count failed SHOULD cases as failures"},
+		{name: "list", env: "SITEVERIFY_LIST", boolean: true, usage: "print the (selected) catalog and exit"},
+		{name: "timeout", env: "SITEVERIFY_TIMEOUT", def: defaultConformTimeout.String(), usage: "bound on the whole run, backend start included"},
+		{name: "seed", env: "SITEVERIFY_SEED", def: "0", usage: "shuffle the case order with this seed (0: catalog order)"},
+		{name: "v", env: "SITEVERIFY_VERBOSE", boolean: true, usage: "verbose: details of passing cases too, and the backend's output as it runs"},
+	}
+}
+
+// conformConfig is a validated `siteverify conform` invocation.
+type conformConfig struct {
+	target, mockURL, adminToken, junit, json, html string
+	focus                                          []string
+	labelFilter                                    string
+	strict, list, verbose                          bool
+	timeout                                        time.Duration
+	seed                                           int64
+	cases                                          []suite.Case
+}
+
+func conformUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: siteverify conform --target FILE [flags]
+
+Runs the conformance catalog against a backend described by a target file:
+starts it (if the file has a start section), points it at a mock siteverify,
+and reports which requirements it meets. Each flag can also be set from its
+environment variable; a flag wins over the variable.
+
+`)
+	for _, f := range conformFlags() {
+		def := ""
+		if f.def != "" {
+			def = " (default " + f.def + ")"
+		}
+		fmt.Fprintf(w, "  --%s, %s\n      %s%s\n", f.name, f.env, f.usage, def)
+	}
+	fmt.Fprint(w, `
+Exit codes: 0 every selected MUST case passed (and SHOULD cases, with --strict);
+1 a case failed or the run could not complete; 2 usage or target file error.
+`)
+}
+
+// loadConformConfig turns flags and environment into a validated
+// configuration; every error names the flag or variable it came from.
+func loadConformConfig(args []string, env func(string) string) (conformConfig, error) {
+	fs := flag.NewFlagSet("conform", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	strs := map[string]*string{}
+	bools := map[string]*bool{}
+	for _, f := range conformFlags() {
+		if f.boolean {
+			bools[f.name] = fs.Bool(f.name, false, f.usage)
+		} else {
+			strs[f.name] = fs.String(f.name, "", f.usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return conformConfig{}, err
+		}
+		return conformConfig{}, fmt.Errorf("%v (see siteverify help conform)", err)
+	}
+	if fs.NArg() > 0 {
+		return conformConfig{}, fmt.Errorf("unexpected arguments %q: the target file goes in --target", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// value returns the flag, else its environment twin, else the default,
+	// and where it came from for messages.
+	value := func(f conformFlag) (string, string) {
+		if set[f.name] {
+			if f.boolean {
+				return strconv.FormatBool(*bools[f.name]), "--" + f.name
+			}
+			return *strs[f.name], "--" + f.name
+		}
+		if v := env(f.env); v != "" {
+			return v, f.env
+		}
+		return f.def, "default"
+	}
+	var c conformConfig
+	for _, f := range conformFlags() {
+		v, from := value(f)
+		var err error
+		switch f.name {
+		case "target":
+			c.target = v
+		case "mock-url":
+			c.mockURL = v
+		case "admin-token":
+			c.adminToken = v
+		case "junit":
+			c.junit = v
+		case "json":
+			c.json = v
+		case "html":
+			c.html = v
+		case "focus":
+			for _, id := range strings.Split(v, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					c.focus = append(c.focus, id)
+				}
+			}
+		case "label-filter":
+			c.labelFilter = v
+		case "strict", "list", "v":
+			var b bool
+			if v != "" {
+				if b, err = strconv.ParseBool(v); err != nil {
+					return c, fmt.Errorf("%s: %q is not a boolean (use true or false)", from, v)
+				}
+			}
+			switch f.name {
+			case "strict":
+				c.strict = b
+			case "list":
+				c.list = b
+			default:
+				c.verbose = b
+			}
+		case "timeout":
+			if c.timeout, err = time.ParseDuration(v); err != nil || c.timeout <= 0 {
+				return c, fmt.Errorf("%s: %q is not a positive duration such as 2m or 90s", from, v)
+			}
+		case "seed":
+			if c.seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return c, fmt.Errorf("%s: %q is not an integer", from, v)
+			}
+		}
+	}
+	if c.target == "" && !c.list {
+		return c, errors.New("--target is required: the YAML file describing the backend (see siteverify help conform)")
+	}
+	var err error
+	if c.cases, err = suite.Select(c.focus, c.labelFilter); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// runConform is `siteverify conform`.
+func runConform(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := loadConformConfig(args, env)
+	if errors.Is(err, flag.ErrHelp) {
+		conformUsage(stdout)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
+		return exitUsage
+	}
+	if cfg.list {
+		printCatalog(stdout, cfg.cases, cfg.verbose)
+		return exitOK
+	}
+	tg, err := target.Load(cfg.target)
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify conform: invalid target file:\n%v\n", err)
+		return exitUsage
+	}
+
+	var mock mockserver.Mock
+	if cfg.mockURL != "" {
+		c, err := mockserver.Dial(ctx, cfg.mockURL, mockserver.DialOptions{AdminToken: cfg.adminToken})
+		if err != nil {
+			fmt.Fprintf(stderr, "siteverify conform: --mock-url: %v\n", err)
+			return exitFail
+		}
+		mock = c
+	}
+	scfg := suite.Config{
+		Target: tg, Mock: mock, Focus: cfg.focus, LabelFilter: cfg.labelFilter, Strict: cfg.strict,
+		Seed: cfg.seed, Timeout: cfg.timeout,
+		OnResult: func(r suite.Result) { suite.WriteConsoleResult(stdout, r, cfg.verbose) },
+	}
+	if cfg.verbose {
+		scfg.BackendOutput = stderr
+	}
+	fmt.Fprintf(stdout, "siteverify conform: %s (%s, outage policy %s), %d case(s)\n\n", tg.Name, tg.Kind, tg.Outage.Policy, len(cfg.cases))
+	rep, err := specs.Run(ctx, scfg, specs.Options{})
+	if err != nil && len(rep.Results) == 0 {
+		fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
+		return exitFail
+	}
+	code := exitOK
+	if !rep.Passed() {
+		code = exitFail
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
+		code = exitFail
+	}
+	rep.WriteSummary(stdout, cfg.verbose)
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{cfg.junit, rep.WriteJUnit}, {cfg.json, rep.WriteJSON}, {cfg.html, func(w io.Writer) error {
+		return htmlreport.Write(w, htmlreport.Document{Title: "siteverify conformance report: " + rep.Target,
+			Generated: time.Now(), Version: versionString(),
+			Runs: []htmlreport.Run{{Name: rep.Target, Description: "Target file " + cfg.target + ".", Conform: &rep}}})
+	}}} {
+		if out.path == "" {
+			continue
+		}
+		if err := writeReportFile(out.path, out.write); err != nil {
+			fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
+			code = exitFail
+		}
+	}
+	return code
+}
+
+func writeReportFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}
+
+// printCatalog prints one line per case: ID, level, kinds, title; verbose
+// adds each requirement and reference.
+func printCatalog(w io.Writer, cases []suite.Case, verbose bool) {
+	if verbose {
+		for _, c := range cases {
+			fmt.Fprintf(w, "%s  %s  %s (kinds: %s)\n    %s\n    Reference: %s\n\n", c.ID, c.Level, c.Title, c.KindsString(), c.Requirement, c.Reference)
+		}
+		fmt.Fprintf(w, "%d case(s).\n", len(cases))
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tLEVEL\tKINDS\tTITLE")
+	for _, c := range cases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Level, c.KindsString(), c.Title)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%d case(s). Details: siteverify conform --list -v, or suite/CATALOG.md.\n", len(cases))
+}

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/siteverify/siteverify/browser"
+	"github.com/siteverify/siteverify/cmd/siteverify/internal/htmlreport"
+	"github.com/siteverify/siteverify/fixtures/refbackend"
+	"github.com/siteverify/siteverify/fixtures/targets"
+	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// demoFlaws are the bugs of the demo's flawed variant: a mix that trips
+// conformance cases in several areas and two browser flows, so the reader
+// sees what failures look like.
+var demoFlaws = []refbackend.Flaw{
+	refbackend.FlawNoHostnameCheck,
+	refbackend.FlawFailOpen,
+	refbackend.FlawVerifyTwice,
+	refbackend.FlawPageTokenAtLoad,
+	refbackend.FlawPageDoubleSubmit,
+}
+
+type demoConfig struct {
+	html    string
+	chrome  string
+	flaws   []refbackend.Flaw
+	timeout time.Duration
+}
+
+func demoUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: siteverify demo [--html FILE] [--chrome PATH] [--flaws LIST] [--timeout D]
+
+Runs the whole toolkit on built-in defaults: starts the mock and the built-in
+reference backend with its pages, runs the conformance catalog and the browser
+flows against it, then against a flawed variant, and writes one HTML report.
+Needs nothing but this binary and Chromium.
+
+  --html FILE    the HTML report (env SITEVERIFY_HTML; default out/siteverify-demo.html)
+  --chrome PATH  Chromium or Chrome (env CHROME_PATH; default: the usual paths)
+  --flaws LIST   the flawed variant's bugs, comma-separated (env SITEVERIFY_DEMO_FLAWS;
+                 default `+joinFlaws(demoFlaws)+`)
+  --timeout D    bound on the whole demo (env SITEVERIFY_TIMEOUT; default 5m)
+
+Exit code 0 when the reference backend passes everything and the flawed variant
+fails; 1 otherwise; 2 for a usage error.
+`)
+}
+
+func joinFlaws(fs []refbackend.Flaw) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ",")
+}
+
+func loadDemoConfig(args []string, env func(string) string) (demoConfig, error) {
+	cfg := demoConfig{flaws: demoFlaws}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	html := fs.String("html", orEnv(env, "SITEVERIFY_HTML", filepath.Join("out", "siteverify-demo.html")), "")
+	chrome := fs.String("chrome", "", "")
+	flaws := fs.String("flaws", env("SITEVERIFY_DEMO_FLAWS"), "")
+	timeout := fs.String("timeout", orEnv(env, "SITEVERIFY_TIMEOUT", "5m"), "")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (siteverify demo takes only flags)", fs.Arg(0))
+	}
+	cfg.html, cfg.chrome = *html, *chrome
+	if *flaws != "" {
+		f, err := refbackend.ParseFlaws(*flaws)
+		if err != nil {
+			return cfg, fmt.Errorf("--flaws: %w", err)
+		}
+		cfg.flaws = f
+	}
+	d, err := time.ParseDuration(*timeout)
+	if err != nil || d <= 0 {
+		return cfg, fmt.Errorf("--timeout %q: want a duration such as 5m", *timeout)
+	}
+	cfg.timeout = d
+	return cfg, nil
+}
+
+func orEnv(env func(string) string, key, def string) string {
+	if v := env(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// runDemo is `siteverify demo`.
+func runDemo(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := loadDemoConfig(args, env)
+	if errors.Is(err, flag.ErrHelp) {
+		demoUsage(stdout)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify demo: %v\n", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "siteverify demo: "+format+"\n", args...)
+		return exitFail
+	}
+
+	chrome, err := browser.FindChrome(cfg.chrome, env)
+	if err != nil {
+		return fail("%v", err)
+	}
+	tpl, err := builtinTarget()
+	if err != nil {
+		return fail("%v", err)
+	}
+	mock, err := mockserver.NewServer(mockserver.Options{})
+	if err != nil {
+		return fail("start the mock: %v", err)
+	}
+	defer mock.Close()
+	fmt.Fprintf(stdout, "siteverify demo: mock siteverify at %s\n", mock.VerifyURL())
+	b, err := browser.Launch(ctx, browser.Options{ChromePath: chrome})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer b.Close()
+
+	prog := newProgress(stdout)
+	variants := []struct {
+		name, description, expectation string
+		flaws                          []refbackend.Flaw
+	}{
+		{"reference backend", "The built-in reference integration (Go, reCAPTCHA v3): it checks success, score, action and hostname, verifies each token once and fails closed.",
+			"A correct integration: every case and flow should pass.", nil},
+		{"flawed backend", "The same backend with deliberate bugs: " + joinFlaws(cfg.flaws) + ".",
+			"Each bug should show up as the cases and flows it breaks.", cfg.flaws},
+	}
+	doc := htmlreport.Document{Title: "siteverify demo report", Generated: time.Now(), Version: versionString()}
+	for _, v := range variants {
+		conf, flows, err := demoVariant(ctx, mock, b, tpl, v.name, v.flaws, prog)
+		prog.clear()
+		if err != nil {
+			return fail("%s: %v", v.name, err)
+		}
+		doc.Runs = append(doc.Runs, htmlreport.Run{Name: v.name, Description: v.description, Expectation: v.expectation, Conform: &conf, Browse: &flows})
+		c := flows.Counts()
+		fmt.Fprintf(stdout, "%-18s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
+			v.name+":", conf.SummaryLine(), c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
+		if failed := append(conf.Failed(), flows.IDs("", browser.Failed)...); len(failed) > 0 {
+			fmt.Fprintf(stdout, "%-18s failed: %s\n", "", strings.Join(slices.Compact(failed), ", "))
+		}
+	}
+
+	if err := writeHTML(cfg.html, doc); err != nil {
+		return fail("%v", err)
+	}
+	abs, _ := filepath.Abs(cfg.html)
+	fmt.Fprintf(stdout, "report: %s\n", abs)
+
+	ref, bad := doc.Runs[0], doc.Runs[1]
+	refOK := ref.Conform.Passed() && ref.Browse.OK() && ref.Conform.Summary.Warnings == 0
+	badCaught := len(cfg.flaws) == 0 || !bad.Conform.Passed() || !bad.Browse.OK() || bad.Conform.Summary.Warnings > 0
+	switch {
+	case !refOK:
+		fmt.Fprintln(stdout, "demo: the reference backend did not pass everything; see the report")
+		return exitFail
+	case !badCaught:
+		fmt.Fprintln(stdout, "demo: the flawed backend passed everything; its flaws went unnoticed")
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "demo: the reference backend passed everything and every flawed variant was caught. Open the report to see why each failure failed.")
+	return exitOK
+}
+
+// builtinTarget is the embedded target file of the reference backend.
+func builtinTarget() (*target.Target, error) {
+	data, err := targets.FS.ReadFile("refbackend.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("read the built-in target: %w", err)
+	}
+	return target.Parse(data, "refbackend.yaml (built in)")
+}
+
+// demoVariant starts the reference backend in-process with the given flaws,
+// runs the catalog and the flows against it, and stops it.
+func demoVariant(ctx context.Context, mock *mockserver.Server, b *browser.Browser, tpl *target.Target,
+	name string, flaws []refbackend.Flaw, prog *progress) (suite.Report, browser.Report, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return suite.Report{}, browser.Report{}, fmt.Errorf("listen for the backend: %w", err)
+	}
+	t, err := tpl.Expand(target.Vars{VerifyURL: mock.VerifyURL(), MockURL: mock.URL(),
+		Secret: tpl.Secret, SiteKey: tpl.SiteKey, Port: ln.Addr().(*net.TCPAddr).Port})
+	if err != nil {
+		ln.Close()
+		return suite.Report{}, browser.Report{}, err
+	}
+	t.Start = nil // the demo runs the backend in this process
+	t.Name = name
+	ep := t.Endpoints[0]
+	minScore := 0.5
+	if ep.MinScore != nil {
+		minScore = *ep.MinScore
+	}
+	var output lockedBuffer
+	handler, err := refbackend.New(refbackend.Config{
+		VerifyURL: mock.VerifyURL(), Secret: t.Secret, SiteKey: t.SiteKey, Kind: string(t.Kind),
+		Action: ep.Action, MinScore: minScore, Hostnames: ep.Hostnames, Outage: t.Outage.Policy,
+		Timeout: 2 * time.Second, Flaws: flaws,
+		Logger: slog.New(slog.NewTextHandler(&output, nil)),
+	})
+	if err != nil {
+		ln.Close()
+		return suite.Report{}, browser.Report{}, fmt.Errorf("configure the reference backend: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(&output, "%s: listening on http://%s (flaws: %s)\n", name, ln.Addr(), orNoneFlaws(flaws))
+
+	cases, err := suite.Select(nil, "")
+	if err != nil {
+		return suite.Report{}, browser.Report{}, err
+	}
+	n := 0
+	conf, err := suite.Run(ctx, suite.Config{Target: t, Mock: mock, OnResult: func(r suite.Result) {
+		n++
+		prog.step("conformance: "+name, n, len(cases), r.ID+" "+r.Title)
+	}})
+	if err != nil {
+		return conf, browser.Report{}, fmt.Errorf("conformance run: %w", err)
+	}
+	conf.TargetOutput = output.String()
+
+	site := mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind}
+	pages := pagesFromTarget(t, site)
+	total := 0
+	for _, f := range browser.Flows() {
+		for _, p := range pages {
+			if slices.Contains(f.Kinds, p.Kind) {
+				total++
+			}
+		}
+	}
+	n = 0
+	flows, err := browser.Run(ctx, browser.Config{Mock: mock, Browser: b, Pages: pages, Logf: func(format string, args ...any) {
+		n++
+		prog.step("browser flows: "+name, n, total, fmt.Sprintf(format, args...))
+	}})
+	if err != nil {
+		return conf, flows, fmt.Errorf("browser flows: %w", err)
+	}
+	conf.TargetOutput = output.String()
+	return conf, flows, nil
+}
+
+func orNoneFlaws(fs []refbackend.Flaw) string {
+	if len(fs) == 0 {
+		return "none"
+	}
+	return joinFlaws(fs)
+}
+
+// writeHTML writes the report, creating its directory.
+func writeHTML(path string, doc htmlreport.Document) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write the HTML report: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := htmlreport.Write(&buf, doc); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the HTML report: %w", err)
+	}
+	return nil
+}
+
+// lockedBuffer collects a backend's log lines from its handler goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDemo runs the whole demo in-process, as `make demo` does, and checks
+// what a newcomer sees: the two summaries, the failing IDs of the flawed
+// variant, and a report file that holds them.
+func TestDemo(t *testing.T) {
+	html := filepath.Join(t.TempDir(), "demo.html")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--html", html}, os.Getenv, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"reference backend: conformance: 32 passed, 0 failed, 1 skipped; browser flows: 5 passed, 0 failed, 1 skipped",
+		"flawed backend:    conformance: 23 passed, 9 failed, 1 skipped; browser flows: 2 passed, 3 failed, 1 skipped",
+		"failed: REJECT-004, WIRE-001, OUTAGE-001, OUTAGE-002, OUTAGE-003, OUTAGE-004, OUTAGE-005, OUTAGE-006, OUTAGE-007, FLOW-001, FLOW-002, FLOW-003",
+		"report: " + html,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\r") {
+		t.Error("progress written to a non-terminal")
+	}
+	b, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="totals">62 passed, 12 failed, 0 warnings, 4 skipped`, `id="r1-REJECT-004" open`, "data:image/png;base64,"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestDemoUsage(t *testing.T) {
+	for _, args := range [][]string{{"demo", "extra"}, {"demo", "--flaws", "no-such-flaw"}, {"demo", "--timeout", "soon"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, os.Getenv, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"help", "demo"}, os.Getenv, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "--html FILE") {
+		t.Errorf("help demo: %d %s", code, stdout.String())
+	}
+}

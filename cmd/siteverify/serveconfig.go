@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/mockserver/fixturefile"
+)
+
+// serveConfig is a validated `siteverify serve` configuration.
+type serveConfig struct {
+	// opts is everything but the Logger, which runServe adds.
+	opts     mockserver.Options
+	logLevel slog.Level
+	// fixtures is the fixtures file loaded, "" if none.
+	fixtures string
+}
+
+// setting is one serve flag and its environment twin.
+type setting struct {
+	flag, env, def, usage string
+}
+
+// Limits on serve settings.
+const (
+	maxJournalSize   = 1_000_000
+	maxAdminTokenLen = 1024
+	minSigningKeyLen = 16
+	maxSigningKeyLen = 1024
+	defaultServeAddr = "127.0.0.1:8089"
+	defaultLogLevel  = "info"
+)
+
+func serveSettings() []setting {
+	return []setting{
+		{"addr", "SITEVERIFY_ADDR", defaultServeAddr, "address to listen on; port 0 picks a free one"},
+		{"fixtures", "SITEVERIFY_FIXTURES", "", "YAML fixtures file: default site, sites, named tokens, rules"},
+		{"admin-token", "SITEVERIFY_ADMIN_TOKEN", "", "bearer token the admin API requires; needed for a non-loopback --addr"},
+		{"journal-size", "SITEVERIFY_JOURNAL_SIZE", strconv.Itoa(mockserver.DefaultJournalSize), "siteverify requests the journal keeps (1-1000000)"},
+		{"log-level", "SITEVERIFY_LOG_LEVEL", defaultLogLevel, "debug (one record per request), info, warn or error"},
+		{"signing-key", "SITEVERIFY_SIGNING_KEY", "", "token HMAC key, at least 32 hex digits; replicas sharing it accept each other's tokens (default random)"},
+	}
+}
+
+// serveUsage prints the serve flags with their environment twins.
+func serveUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: siteverify serve [flags]\n\nRuns the mock siteverify server until SIGINT or SIGTERM. Each flag can also be set\nfrom its environment variable; a flag wins over the variable.\n\n")
+	for _, s := range serveSettings() {
+		def := ""
+		if s.def != "" {
+			def = " (default " + s.def + ")"
+		}
+		fmt.Fprintf(w, "  --%s, %s\n      %s%s\n", s.flag, s.env, s.usage, def)
+	}
+	fmt.Fprintf(w, "\nOnce listening it prints one line to stdout: siteverify: listening on http://HOST:PORT\n")
+}
+
+// loadServeConfig turns flags and environment into a validated
+// configuration. Every error names the flag or variable it came from (and,
+// for a fixtures file, the file, line and field) and says what to set.
+func loadServeConfig(args []string, env func(string) string) (serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by the caller, once
+	fs.Usage = func() {}
+	vals := map[string]*string{}
+	for _, s := range serveSettings() {
+		vals[s.flag] = fs.String(s.flag, "", s.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return serveConfig{}, err // the caller prints serveUsage
+		}
+		return serveConfig{}, fmt.Errorf("%w (see siteverify help serve)", err)
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, fmt.Errorf("serve takes no arguments, got %q (flags go before them; see siteverify help serve)", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// get returns a setting's value and where it came from.
+	get := func(name string) (val, source string) {
+		for _, s := range serveSettings() {
+			if s.flag != name {
+				continue
+			}
+			if set[name] {
+				return *vals[name], "--" + name
+			}
+			if v := env(s.env); v != "" {
+				return v, s.env
+			}
+			return s.def, "default"
+		}
+		panic("unknown setting " + name)
+	}
+
+	var cfg serveConfig
+	var err error
+	token, tokenSrc := get("admin-token")
+	if cfg.opts.AdminToken, err = parseAdminToken(token, tokenSrc); err != nil {
+		return serveConfig{}, err
+	}
+	addr, addrSrc := get("addr")
+	if cfg.opts.Addr, err = parseAddr(addr, addrSrc, cfg.opts.AdminToken != ""); err != nil {
+		return serveConfig{}, err
+	}
+	size, sizeSrc := get("journal-size")
+	if cfg.opts.JournalSize, err = parseJournalSize(size, sizeSrc); err != nil {
+		return serveConfig{}, err
+	}
+	level, levelSrc := get("log-level")
+	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil || strings.ContainsAny(level, "+-") {
+		return serveConfig{}, fmt.Errorf("%s=%q: want debug, info, warn or error", levelSrc, level)
+	}
+	key, keySrc := get("signing-key")
+	if cfg.opts.SigningKey, err = parseSigningKey(key, keySrc); err != nil {
+		return serveConfig{}, err
+	}
+	path, pathSrc := get("fixtures")
+	if path != "" {
+		fx, err := fixturefile.Load(path)
+		if err != nil {
+			return serveConfig{}, fmt.Errorf("%s: %w", pathSrc, err)
+		}
+		fx.Apply(&cfg.opts)
+		cfg.fixtures = path
+	}
+	return cfg, nil
+}
+
+func parseAdminToken(v, source string) (string, error) {
+	if len(v) > maxAdminTokenLen {
+		return "", fmt.Errorf("%s: longer than %d characters", source, maxAdminTokenLen)
+	}
+	for _, c := range []byte(v) {
+		if c <= ' ' || c >= 0x7f {
+			// The value is a secret: say what is wrong, never echo it.
+			return "", fmt.Errorf("%s: must be printable ASCII without spaces, as it is sent in an Authorization header", source)
+		}
+	}
+	return v, nil
+}
+
+func parseAddr(v, source string, haveToken bool) (string, error) {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", fmt.Errorf("%s=%q: want host:port such as 127.0.0.1:8089 (port 0 picks a free one)", source, v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("%s=%q: port %q is not a number from 0 to 65535", source, v, port)
+	}
+	if haveToken || host == "localhost" {
+		return v, nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s=%q is not a loopback address, and without an admin token the admin API "+
+		"(which mints tokens and scripts answers) would be open to the network: set --admin-token "+
+		"(or SITEVERIFY_ADMIN_TOKEN), or listen on 127.0.0.1", source, v)
+}
+
+func parseJournalSize(v, source string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxJournalSize {
+		return 0, fmt.Errorf("%s=%q: want a whole number from 1 to %d (default %d)", source, v, maxJournalSize, mockserver.DefaultJournalSize)
+	}
+	return n, nil
+}
+
+func parseSigningKey(v, source string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not hexadecimal; want at least %d hex digits, e.g. from `openssl rand -hex 32`", source, 2*minSigningKeyLen)
+	}
+	if len(key) < minSigningKeyLen || len(key) > maxSigningKeyLen {
+		return nil, fmt.Errorf("%s: %d bytes; want %d to %d bytes (%d to %d hex digits), e.g. from `openssl rand -hex 32`",
+			source, len(key), minSigningKeyLen, maxSigningKeyLen, 2*minSigningKeyLen, 2*maxSigningKeyLen)
+	}
+	return key, nil
+}

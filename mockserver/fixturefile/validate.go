@@ -1,0 +1,107 @@
+package fixturefile
+
+import (
+	"cmp"
+
+	"github.com/siteverify/siteverify/mockserver"
+)
+
+// validate checks what needs the whole file: unique keys, token names and
+// rule IDs, and named tokens that point at sites the file defines. It runs
+// only on a file without structural problems, so its findings are not
+// echoes of earlier ones.
+func (d *decoder) validate(fx Fixtures, it items) {
+	type siteAt struct {
+		site mockserver.Site
+		f    *fields
+	}
+	var all []siteAt
+	if it.defaultSite != nil {
+		all = append(all, siteAt{fx.DefaultSite, it.defaultSite})
+	}
+	for i, s := range fx.Sites {
+		all = append(all, siteAt{s, it.sites[i]})
+	}
+	bySiteKey := map[string]siteAt{}
+	bySecret := map[string]siteAt{}
+	for _, s := range all {
+		if k := s.site.SiteKey; k != "" {
+			if first, dup := bySiteKey[k]; dup {
+				d.add(s.f.lineOf("sitekey"), join(s.f.path, "sitekey"), "already the sitekey of %s (line %d); each site needs its own", first.f.path, first.f.line)
+			} else {
+				bySiteKey[k] = s
+			}
+		}
+		if k := s.site.Secret; k != "" {
+			if first, dup := bySecret[k]; dup {
+				d.add(s.f.lineOf("secret"), join(s.f.path, "secret"), "already the secret of %s (line %d); each site needs its own", first.f.path, first.f.line)
+			} else {
+				bySecret[k] = s
+			}
+		}
+	}
+
+	tokenLines := map[string]int{}
+	for i, nt := range fx.Tokens {
+		f, spec := it.tokens[i], it.specs[i]
+		if first, dup := tokenLines[nt.Token]; dup {
+			d.add(f.lineOf("token"), join(f.path, "token"), "%q is already a token (line %d); names must be unique", nt.Token, first)
+			continue
+		}
+		tokenLines[nt.Token] = f.lineOf("token")
+		target, siteName := fx.DefaultSite, "default_site"
+		if ref := nt.Spec.SiteKey; ref != "" {
+			s, ok := bySiteKey[ref]
+			if !ok {
+				d.add(spec.lineOf("sitekey"), join(spec.path, "sitekey"), "%q is not the sitekey of a site in this file; define it under sites, or leave sitekey out for the default site", abbreviate(ref))
+				continue
+			}
+			target, siteName = s.site, s.f.path
+		}
+		if target.AcceptAnyToken {
+			d.add(f.line, f.path, "%s has accept_any_token, so it never looks at named tokens; point spec.sitekey at another site", siteName)
+			continue
+		}
+		kind := cmp.Or(nt.Spec.Kind, target.Kind, mockserver.V3)
+		if spec != nil {
+			d.checkKindFields(spec, kind)
+		}
+	}
+
+	ruleLines := map[string]int{}
+	for i, r := range fx.Rules {
+		if r.ID == "" {
+			continue
+		}
+		f := it.rules[i]
+		if first, dup := ruleLines[r.ID]; dup {
+			d.add(f.lineOf("id"), join(f.path, "id"), "%q is already a rule id (line %d); ids must be unique", r.ID, first)
+			continue
+		}
+		ruleLines[r.ID] = f.lineOf("id")
+	}
+}
+
+// checkKindFields reports spec fields that a token of this kind never shows,
+// since the server would ignore them without a word.
+func (d *decoder) checkKindFields(spec *fields, kind mockserver.KeyKind) {
+	onlyFor := func(name string, want mockserver.KeyKind) {
+		if spec.has(name) && kind != want {
+			d.add(spec.lineOf(name), join(spec.path, name), "only %s answers carry it, and this token is %s; remove it or set kind: %s", want, kind, want)
+		}
+	}
+	onlyFor("score", mockserver.V3)
+	onlyFor("omit_score", mockserver.V3)
+	onlyFor("action", mockserver.V3)
+	onlyFor("apk_package_name", mockserver.Android)
+	if spec.has("hostname") && kind == mockserver.Android {
+		d.add(spec.lineOf("hostname"), join(spec.path, "hostname"), "android answers carry apk_package_name, not hostname; use apk_package_name")
+	}
+}
+
+func abbreviate(s string) string {
+	if len(s) > 24 {
+		return s[:24] + "…"
+	}
+	return s
+}
