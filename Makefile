@@ -49,6 +49,22 @@ demo: build
 generate:
 	$(GO) run ./suite/cmd/catalogmd
 
+## bench: handler benchmarks, heap for 1M spent tokens, and the binary vs bare net/http under wrk
+.PHONY: bench
+bench: build wrk
+	$(GO) test -run '^$$' -bench 'Issue|Verify' -benchmem ./mockserver
+	$(GO) test -run '^$$' -bench SpentMemory -benchtime 1x ./mockserver
+	$(GO) run ./mockserver/internal/benchload --bin $(BIN)
+
+## wrk: make sure the wrk load generator is installed (installs Debian's package as root)
+.PHONY: wrk
+wrk:
+	@command -v wrk >/dev/null 2>&1 && exit 0; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "wrk: not found; installing Debian's wrk package"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk not found: install it with  sudo apt-get install -y wrk" >&2; exit 1; fi
+
 ## fuzz: run each fuzz target for 30 s
 .PHONY: fuzz
 fuzz:

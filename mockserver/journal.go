@@ -223,7 +223,7 @@ const (
 // redactParams copies vals for the journal: the secret becomes its
 // fingerprint, the token is kept whole (it has its own field and limit), and
 // other values are cut short.
-func redactParams(vals url.Values) url.Values {
+func redactParams(vals url.Values, secret, fingerprint string) url.Values {
 	if len(vals) == 0 {
 		return nil
 	}
@@ -239,7 +239,11 @@ func redactParams(vals url.Values) url.Values {
 			}
 			switch k {
 			case "secret":
-				v = Fingerprint(v)
+				if v == secret && fingerprint != "" {
+					v = fingerprint // computed once per request, or cached per site
+				} else {
+					v = Fingerprint(v)
+				}
 			case "response":
 				v = truncate(v, MaxTokenLength)
 			default:

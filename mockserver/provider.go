@@ -96,7 +96,7 @@ func (d recaptcha) appendAnswer(b []byte, v *verdict) []byte {
 		return d.appendErrorCodes(b, d.errorCodes(v))
 	}
 	b = append(b, "{\n  \"success\": true,\n  \"challenge_ts\": "...)
-	b = appendJSONString(b, v.challengeTS.UTC().Format("2006-01-02T15:04:05Z"))
+	b = appendTimestamp(b, v.challengeTS)
 	c := v.claims
 	if c.kind == Android {
 		b = append(b, ",\n  \"apk_package_name\": "...)
@@ -164,4 +164,39 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// appendTimestamp appends t as a JSON string in Google's challenge_ts form,
+// "2006-01-02T15:04:05Z" in UTC, without time.Format's layout parsing
+// (which showed up in profiles). Years outside 0-9999 fall back to Format.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return appendJSONString(b, t.Format("2006-01-02T15:04:05Z"))
+	}
+	hour, minute, sec := t.Clock()
+	b = append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	return append(b, 'Z', '"')
+}
+
+// appendDigits appends v, zero-padded to width (at most 4) digits.
+func appendDigits(b []byte, v, width int) []byte {
+	var d [4]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:width]...)
 }

@@ -92,6 +92,7 @@ type Server struct {
 	defaultSite Site
 	bySiteKey   map[string]Site
 	bySecret    map[string]Site
+	fpBySecret  map[string]string // Fingerprint of each registered secret
 	named       map[string]*namedState
 }
 
@@ -217,6 +218,7 @@ func (s *Server) loadState(opts Options) error {
 	s.defaultSite = def
 	s.bySiteKey = map[string]Site{}
 	s.bySecret = map[string]Site{}
+	s.fpBySecret = map[string]string{}
 	s.named = map[string]*namedState{}
 	s.mu.Unlock()
 	for _, site := range append([]Site{testSite(), def}, opts.Sites...) {
@@ -351,6 +353,7 @@ func (s *Server) addSite(site Site) (Site, error) {
 	}
 	s.bySiteKey[site.SiteKey] = site
 	s.bySecret[site.Secret] = site
+	s.fpBySecret[site.Secret] = Fingerprint(site.Secret)
 	return site, nil
 }
 
