@@ -21,10 +21,11 @@ deps:
 tools:
 	@bash .ci/ensure-tools
 
-## build: build bin/siteverify
+## build: build bin/siteverify, and bin/refbackend (the reference backend the example targets start)
 .PHONY: build
 build: deps
 	$(GO) build -o $(BIN) ./cmd/siteverify
+	$(GO) build -o bin/refbackend ./fixtures/refbackend/cmd/refbackend
 
 ## test: every test, with -race, go vet and a gofmt check (installs Chromium and Flask if missing)
 .PHONY: test
