@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +34,7 @@ var demoFlaws = []refbackend.Flaw{
 	refbackend.FlawVerifyTwice,
 	refbackend.FlawPageTokenAtLoad,
 	refbackend.FlawPageDoubleSubmit,
+	refbackend.FlawPageNoExpiryHandling,
 }
 
 type demoConfig struct {
@@ -130,7 +130,11 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	if err != nil {
 		return fail("%v", err)
 	}
-	tpl, err := builtinTarget()
+	v3, err := builtinTarget("refbackend.yaml")
+	if err != nil {
+		return fail("%v", err)
+	}
+	v2, err := builtinTarget("refbackend-v2.yaml")
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -151,14 +155,14 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 		name, description, expectation string
 		flaws                          []refbackend.Flaw
 	}{
-		{"reference backend", "The built-in reference integration (Go, reCAPTCHA v3): it checks success, score, action and hostname, verifies each token once and fails closed.",
+		{"reference backend", "The built-in reference integration (Go): a reCAPTCHA v3 login API and page, and a v2 checkbox page. It checks success, score, action and hostname, verifies each token once and fails closed.",
 			"A correct integration: every case and flow should pass.", nil},
-		{"flawed backend", "The same backend with deliberate bugs: " + joinFlaws(cfg.flaws) + ".",
+		{"flawed backend", "The same backend with deliberate bugs: " + strings.ReplaceAll(joinFlaws(cfg.flaws), ",", ", ") + ".",
 			"Each bug should show up as the cases and flows it breaks.", cfg.flaws},
 	}
 	doc := htmlreport.Document{Title: "siteverify demo report", Generated: time.Now(), Version: versionString()}
 	for _, v := range variants {
-		conf, flows, err := demoVariant(ctx, mock, b, tpl, v.name, v.flaws, prog)
+		conf, flows, err := demoVariant(ctx, mock, b, v3, v2, v.name, v.flaws, prog)
 		prog.clear()
 		if err != nil {
 			return fail("%s: %v", v.name, err)
@@ -167,8 +171,15 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 		c := flows.Counts()
 		fmt.Fprintf(stdout, "%-18s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
 			v.name+":", conf.SummaryLine(), c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
-		if failed := append(conf.Failed(), flows.IDs("", browser.Failed)...); len(failed) > 0 {
-			fmt.Fprintf(stdout, "%-18s failed: %s\n", "", strings.Join(slices.Compact(failed), ", "))
+		if failed := conf.Failed(); len(failed) > 0 {
+			fmt.Fprintf(stdout, "%-18s failed cases: %s\n", "", strings.Join(failed, ", "))
+		}
+		var failedFlows []string
+		for _, r := range flows.NotOK() {
+			failedFlows = append(failedFlows, r.ID+" on "+r.Page)
+		}
+		if len(failedFlows) > 0 {
+			fmt.Fprintf(stdout, "%-18s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
 		}
 	}
 
@@ -193,72 +204,113 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	return exitOK
 }
 
-// builtinTarget is the embedded target file of the reference backend.
-func builtinTarget() (*target.Target, error) {
-	data, err := targets.FS.ReadFile("refbackend.yaml")
+// builtinTarget is an embedded target file of the reference backend.
+func builtinTarget(name string) (*target.Target, error) {
+	data, err := targets.FS.ReadFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("read the built-in target: %w", err)
+		return nil, fmt.Errorf("read the built-in target %s: %w", name, err)
 	}
-	return target.Parse(data, "refbackend.yaml (built in)")
+	return target.Parse(data, name+" (built in)")
 }
 
-// demoVariant starts the reference backend in-process with the given flaws,
-// runs the catalog and the flows against it, and stops it.
-func demoVariant(ctx context.Context, mock *mockserver.Server, b *browser.Browser, tpl *target.Target,
-	name string, flaws []refbackend.Flaw, prog *progress) (suite.Report, browser.Report, error) {
+// demoBackend is the reference backend running in this process for one
+// target of the demo.
+type demoBackend struct {
+	target *target.Target // placeholders expanded, no start section
+	output lockedBuffer
+	srv    *http.Server
+}
+
+// startDemoBackend serves the reference backend described by tpl, with the
+// given flaws, on a free loopback port, and registers its site on the mock.
+func startDemoBackend(mock *mockserver.Server, tpl *target.Target, name string, flaws []refbackend.Flaw) (*demoBackend, error) {
+	if _, err := mock.AddSite(mockserver.Site{SiteKey: tpl.SiteKey, Secret: tpl.Secret, Kind: tpl.Kind}); err != nil {
+		return nil, fmt.Errorf("register the site of %s: %w", tpl.Name, err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return suite.Report{}, browser.Report{}, fmt.Errorf("listen for the backend: %w", err)
+		return nil, fmt.Errorf("listen for the backend: %w", err)
 	}
 	t, err := tpl.Expand(target.Vars{VerifyURL: mock.VerifyURL(), MockURL: mock.URL(),
 		Secret: tpl.Secret, SiteKey: tpl.SiteKey, Port: ln.Addr().(*net.TCPAddr).Port})
 	if err != nil {
 		ln.Close()
-		return suite.Report{}, browser.Report{}, err
+		return nil, err
 	}
 	t.Start = nil // the demo runs the backend in this process
 	t.Name = name
 	ep := t.Endpoints[0]
-	minScore := 0.5
+	minScore := target.DefaultMinScore
 	if ep.MinScore != nil {
 		minScore = *ep.MinScore
 	}
-	var output lockedBuffer
+	b := &demoBackend{target: t}
 	handler, err := refbackend.New(refbackend.Config{
 		VerifyURL: mock.VerifyURL(), Secret: t.Secret, SiteKey: t.SiteKey, Kind: string(t.Kind),
 		Action: ep.Action, MinScore: minScore, Hostnames: ep.Hostnames, Outage: t.Outage.Policy,
 		Timeout: 2 * time.Second, Flaws: flaws,
-		Logger: slog.New(slog.NewTextHandler(&output, nil)),
+		Logger: slog.New(slog.NewTextHandler(&b.output, nil)),
 	})
 	if err != nil {
 		ln.Close()
-		return suite.Report{}, browser.Report{}, fmt.Errorf("configure the reference backend: %w", err)
+		return nil, fmt.Errorf("configure the reference backend: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	b.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = b.srv.Serve(ln) }()
+	fmt.Fprintf(&b.output, "%s (%s): listening on http://%s (flaws: %s)\n", name, t.Kind, ln.Addr(), orNoneFlaws(flaws))
+	return b, nil
+}
+
+func (b *demoBackend) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = b.srv.Shutdown(ctx)
+}
+
+// demoVariant serves the reference backend, with the given flaws, for the
+// v3 target and the v2-checkbox one; runs the catalog against the v3 one
+// and the browser flows against both pages; and stops them.
+func demoVariant(ctx context.Context, mock *mockserver.Server, b *browser.Browser, v3, v2 *target.Target,
+	name string, flaws []refbackend.Flaw, prog *progress) (suite.Report, browser.Report, error) {
+	var backends []*demoBackend
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
+		for _, be := range backends {
+			be.stop()
+		}
 	}()
-	fmt.Fprintf(&output, "%s: listening on http://%s (flaws: %s)\n", name, ln.Addr(), orNoneFlaws(flaws))
+	for _, tpl := range []*target.Target{v3, v2} {
+		be, err := startDemoBackend(mock, tpl, name, flaws)
+		if err != nil {
+			return suite.Report{}, browser.Report{}, err
+		}
+		backends = append(backends, be)
+	}
+	output := func() string {
+		var out strings.Builder
+		for _, be := range backends {
+			out.WriteString(be.output.String())
+		}
+		return out.String()
+	}
 
 	cases, err := suite.Select(nil, "")
 	if err != nil {
 		return suite.Report{}, browser.Report{}, err
 	}
 	n := 0
-	conf, err := suite.Run(ctx, suite.Config{Target: t, Mock: mock, OnResult: func(r suite.Result) {
+	conf, err := suite.Run(ctx, suite.Config{Target: backends[0].target, Mock: mock, OnResult: func(r suite.Result) {
 		n++
 		prog.step("conformance: "+name, n, len(cases), r.ID+" "+r.Title)
 	}})
 	if err != nil {
 		return conf, browser.Report{}, fmt.Errorf("conformance run: %w", err)
 	}
-	conf.TargetOutput = output.String()
 
-	site := mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind}
-	pages := pagesFromTarget(t, site)
+	var pages []browser.Page
+	for _, be := range backends {
+		t := be.target
+		pages = append(pages, pagesFromTarget(t, mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind})...)
+	}
 	total := len(browser.Flows()) * len(pages) // Run reports every flow on every page, skipped ones too
 	n = 0
 	flows, err := browser.Run(ctx, browser.Config{Mock: mock, Browser: b, Pages: pages, Logf: func(format string, args ...any) {
@@ -268,7 +320,7 @@ func demoVariant(ctx context.Context, mock *mockserver.Server, b *browser.Browse
 	if err != nil {
 		return conf, flows, fmt.Errorf("browser flows: %w", err)
 	}
-	conf.TargetOutput = output.String()
+	conf.TargetOutput = output()
 	return conf, flows, nil
 }
 
