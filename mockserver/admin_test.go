@@ -67,7 +67,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 	}
 	// Failed calls changed nothing.
-	if len(s.Rules()) != 0 || s.Now().Sub(time.Now()) > time.Second {
+	if len(s.Rules()) != 0 || time.Until(s.Now()) > time.Second {
 		t.Fatal("a rejected admin call changed state")
 	}
 
@@ -77,7 +77,7 @@ func TestAdminAPI(t *testing.T) {
 	if status, body := admin(t, s, "GET", "/__admin/rules", "", ""); status != 200 || !strings.Contains(body, `"times": 3`) {
 		t.Fatalf("list rules: %d %s", status, body)
 	}
-	if status, _ := admin(t, s, "POST", "/__admin/clock", `{"advance": "3m"}`, ""); status != 200 || s.Now().Sub(time.Now()) < 179*time.Second {
+	if status, _ := admin(t, s, "POST", "/__admin/clock", `{"advance": "3m"}`, ""); status != 200 || time.Until(s.Now()) < 179*time.Second {
 		t.Fatalf("advance: %d", status)
 	}
 	if status, body := admin(t, s, "GET", "/__admin/requests", "", ""); status != 200 || !strings.Contains(body, `"outcome": "success"`) {
@@ -89,7 +89,7 @@ func TestAdminAPI(t *testing.T) {
 	if status, body := admin(t, s, "GET", "/__admin/health", "", ""); status != 200 || !strings.Contains(body, `"status": "ok"`) {
 		t.Fatalf("health: %d %s", status, body)
 	}
-	if status, _ := admin(t, s, "POST", "/__admin/reset", "", ""); status != 204 || len(s.Rules()) != 0 || len(s.Requests().Entries) != 0 || s.Now().Sub(time.Now()) > time.Second {
+	if status, _ := admin(t, s, "POST", "/__admin/reset", "", ""); status != 204 || len(s.Rules()) != 0 || len(s.Requests().Entries) != 0 || time.Until(s.Now()) > time.Second {
 		t.Fatal("reset did not reset")
 	}
 	if status, _ := admin(t, s, "DELETE", "/__admin/requests", "", ""); status != 204 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -479,6 +478,3 @@ func (s *Server) Rules() []Rule { return s.rules.list() }
 
 // ClearRules deletes every rule.
 func (s *Server) ClearRules() { s.rules.clear() }
-
-// drain reads and discards up to n bytes so the connection can be reused.
-func drain(r io.Reader, n int64) { _, _ = io.CopyN(io.Discard, r, n) }

@@ -118,13 +118,12 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		RemoteIP:    truncate(vr.remoteIP, 256),
 		Peer:        r.RemoteAddr,
 	}
+	reg := s.lookup(vr.secret, vr.token)
 	if vr.secret != "" {
-		s.mu.RLock()
-		entry.SecretSite = s.bySecret[vr.secret].SiteKey
-		entry.SecretFingerprint = s.fpBySecret[vr.secret]
-		s.mu.RUnlock()
+		entry.SecretSite = reg.site.SiteKey
+		entry.SecretFingerprint = reg.fingerprint
 		if entry.SecretFingerprint == "" {
-			entry.SecretFingerprint = Fingerprint(vr.secret)
+			entry.SecretFingerprint = Fingerprint(vr.secret) // an unregistered secret
 		}
 	}
 	entry.Query = redactParams(vr.query, vr.secret, entry.SecretFingerprint)
@@ -157,7 +156,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		// over 64 KiB or broken percent-encoding is our choice of trigger.
 		v.outcome = outcomeBadRequest
 	} else {
-		v = s.verify(vr.secret, vr.token)
+		v = s.verify(vr.secret, vr.token, reg)
 	}
 	bp := bufPool.Get().(*[]byte)
 	body := s.dialect.appendAnswer((*bp)[:0], &v)
@@ -216,24 +215,41 @@ func (s *Server) writeAnswer(w http.ResponseWriter, status int, contentType stri
 	_, _ = w.Write(body)
 }
 
+// registration is what the site tables say about a request's secret and
+// token, read once per request under the lock.
+type registration struct {
+	known       bool   // the secret belongs to a registered site
+	site        Site   // that site
+	fingerprint string // Fingerprint of the secret, if known
+	named       *namedState
+}
+
+func (s *Server) lookup(secret, token string) registration {
+	if secret == "" {
+		return registration{}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	site, ok := s.bySecret[secret]
+	reg := registration{known: ok, site: site, fingerprint: s.fpBySecret[secret]}
+	if ok && !site.AcceptAnyToken {
+		reg.named = s.named[token]
+	}
+	return reg
+}
+
 // verify decides a well-formed request. Checks run in this order: missing
 // parameters, unknown secret, the test key, named tokens, token signature,
 // site binding, age, single use.
-func (s *Server) verify(secret, token string) verdict {
+func (s *Server) verify(secret, token string, reg registration) verdict {
 	now := s.clock.now()
 	if token == "" || secret == "" {
 		return verdict{outcome: outcomeMissing, missingResponse: token == "", missingSecret: secret == ""}
 	}
-	s.mu.RLock()
-	site, ok := s.bySecret[secret]
-	var named *namedState
-	if ok && !site.AcceptAnyToken {
-		named = s.named[token]
-	}
-	s.mu.RUnlock()
-	if !ok {
+	if !reg.known {
 		return verdict{outcome: outcomeInvalidSecret}
 	}
+	site, named := reg.site, reg.named
 	if site.AcceptAnyToken {
 		// Google's test secret passes any token, every time (wire-facts §1.7).
 		c := &claims{kind: site.Kind, hostname: site.Hostname, action: DefaultAction, scoreMilli: 900}
