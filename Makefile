@@ -16,10 +16,11 @@ help:
 deps:
 	@$(GO) mod download
 
-## tools: make sure Chromium and Python's Flask are installed (Debian's packages, as root)
+## tools: make sure Chromium, Flask (Debian's packages, as root) and the pinned npm fixtures are installed
 .PHONY: tools
 tools:
 	@bash .ci/ensure-tools
+	@bash .ci/ensure-npm
 
 ## build: build bin/siteverify, and bin/refbackend (the reference backend the example targets start)
 .PHONY: build
