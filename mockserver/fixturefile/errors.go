@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/siteverify/siteverify/internal/strictyaml"
 )
 
 // Error is one problem in a fixtures file.
@@ -39,34 +41,27 @@ func (e *Error) Error() string {
 // maxErrors bounds how many problems one Parse reports.
 const maxErrors = 10
 
-// problems collects Errors for one file.
-type problems struct {
+// decoder reads a fixtures file with the shared strict-YAML engine.
+type decoder struct {
+	strictyaml.Decoder
 	file string
-	errs []*Error
-	more int // problems found beyond maxErrors
 }
 
-func (p *problems) add(line int, field, format string, args ...any) {
-	if len(p.errs) == maxErrors {
-		p.more++
-		return
-	}
-	p.errs = append(p.errs, &Error{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+func newDecoder(file string) *decoder {
+	return &decoder{Decoder: strictyaml.Decoder{Max: maxErrors, Hint: hint}, file: file}
 }
-
-func (p *problems) empty() bool { return len(p.errs) == 0 }
 
 // err returns the problems as one error, nil if none.
-func (p *problems) err() error {
-	if len(p.errs) == 0 {
+func (d *decoder) err() error {
+	if len(d.Problems) == 0 {
 		return nil
 	}
-	errs := make([]error, 0, len(p.errs)+1)
-	for _, e := range p.errs {
-		errs = append(errs, e)
+	errs := make([]error, 0, len(d.Problems)+1)
+	for _, p := range d.Problems {
+		errs = append(errs, &Error{File: d.file, Line: p.Line, Field: p.Field, Msg: p.Msg})
 	}
-	if p.more > 0 {
-		errs = append(errs, &Error{File: p.file, Msg: fmt.Sprintf("%d more problems not shown", p.more)})
+	if d.More > 0 {
+		errs = append(errs, &Error{File: d.file, Msg: fmt.Sprintf("%d more problems not shown", d.More)})
 	}
 	if len(errs) == 1 {
 		return errs[0]
@@ -74,50 +69,13 @@ func (p *problems) err() error {
 	return errors.Join(errs...)
 }
 
-// suggest returns `; did you mean "x"?` for the known word closest to got,
-// or "" when none is close.
-func suggest[T ~string](got string, known []T) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(got), string(k)); d < bestDist {
-			best, bestDist = string(k), d
-		}
+// hint adds advice for fields people reach for that the format leaves out.
+func hint(name string) string {
+	switch name {
+	case "issued_at":
+		return "; a named token is spec.issued_ago old at every verification, so use issued_ago"
+	case "site_key", "siteKey":
+		return "; the field is sitekey"
 	}
-	if best == "" || best == got {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// editDistance is the Levenshtein distance, for short words only.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// list formats known values as "a, b, c".
-func list[T ~string](known []T) string {
-	parts := make([]string, len(known))
-	for i, k := range known {
-		parts[i] = string(k)
-	}
-	return strings.Join(parts, ", ")
+	return ""
 }

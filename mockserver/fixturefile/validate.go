@@ -3,6 +3,7 @@ package fixturefile
 import (
 	"cmp"
 
+	"github.com/siteverify/siteverify/internal/strictyaml"
 	"github.com/siteverify/siteverify/mockserver"
 )
 
@@ -13,7 +14,7 @@ import (
 func (d *decoder) validate(fx Fixtures, it items) {
 	type siteAt struct {
 		site mockserver.Site
-		f    *fields
+		f    *strictyaml.Fields
 	}
 	var all []siteAt
 	if it.defaultSite != nil {
@@ -27,14 +28,14 @@ func (d *decoder) validate(fx Fixtures, it items) {
 	for _, s := range all {
 		if k := s.site.SiteKey; k != "" {
 			if first, dup := bySiteKey[k]; dup {
-				d.add(s.f.lineOf("sitekey"), join(s.f.path, "sitekey"), "already the sitekey of %s (line %d); each site needs its own", first.f.path, first.f.line)
+				d.Add(s.f.LineOf("sitekey"), strictyaml.Join(s.f.Path, "sitekey"), "already the sitekey of %s (line %d); each site needs its own", first.f.Path, first.f.Line)
 			} else {
 				bySiteKey[k] = s
 			}
 		}
 		if k := s.site.Secret; k != "" {
 			if first, dup := bySecret[k]; dup {
-				d.add(s.f.lineOf("secret"), join(s.f.path, "secret"), "already the secret of %s (line %d); each site needs its own", first.f.path, first.f.line)
+				d.Add(s.f.LineOf("secret"), strictyaml.Join(s.f.Path, "secret"), "already the secret of %s (line %d); each site needs its own", first.f.Path, first.f.Line)
 			} else {
 				bySecret[k] = s
 			}
@@ -45,21 +46,21 @@ func (d *decoder) validate(fx Fixtures, it items) {
 	for i, nt := range fx.Tokens {
 		f, spec := it.tokens[i], it.specs[i]
 		if first, dup := tokenLines[nt.Token]; dup {
-			d.add(f.lineOf("token"), join(f.path, "token"), "%q is already a token (line %d); names must be unique", nt.Token, first)
+			d.Add(f.LineOf("token"), strictyaml.Join(f.Path, "token"), "%q is already a token (line %d); names must be unique", nt.Token, first)
 			continue
 		}
-		tokenLines[nt.Token] = f.lineOf("token")
+		tokenLines[nt.Token] = f.LineOf("token")
 		target, siteName := fx.DefaultSite, "default_site"
 		if ref := nt.Spec.SiteKey; ref != "" {
 			s, ok := bySiteKey[ref]
 			if !ok {
-				d.add(spec.lineOf("sitekey"), join(spec.path, "sitekey"), "%q is not the sitekey of a site in this file; define it under sites, or leave sitekey out for the default site", abbreviate(ref))
+				d.Add(spec.LineOf("sitekey"), strictyaml.Join(spec.Path, "sitekey"), "%q is not the sitekey of a site in this file; define it under sites, or leave sitekey out for the default site", abbreviate(ref))
 				continue
 			}
-			target, siteName = s.site, s.f.path
+			target, siteName = s.site, s.f.Path
 		}
 		if target.AcceptAnyToken {
-			d.add(f.line, f.path, "%s has accept_any_token, so it never looks at named tokens; point spec.sitekey at another site", siteName)
+			d.Add(f.Line, f.Path, "%s has accept_any_token, so it never looks at named tokens; point spec.sitekey at another site", siteName)
 			continue
 		}
 		kind := cmp.Or(nt.Spec.Kind, target.Kind, mockserver.V3)
@@ -75,27 +76,27 @@ func (d *decoder) validate(fx Fixtures, it items) {
 		}
 		f := it.rules[i]
 		if first, dup := ruleLines[r.ID]; dup {
-			d.add(f.lineOf("id"), join(f.path, "id"), "%q is already a rule id (line %d); ids must be unique", r.ID, first)
+			d.Add(f.LineOf("id"), strictyaml.Join(f.Path, "id"), "%q is already a rule id (line %d); ids must be unique", r.ID, first)
 			continue
 		}
-		ruleLines[r.ID] = f.lineOf("id")
+		ruleLines[r.ID] = f.LineOf("id")
 	}
 }
 
 // checkKindFields reports spec fields that a token of this kind never shows,
 // since the server would ignore them without a word.
-func (d *decoder) checkKindFields(spec *fields, kind mockserver.KeyKind) {
+func (d *decoder) checkKindFields(spec *strictyaml.Fields, kind mockserver.KeyKind) {
 	onlyFor := func(name string, want mockserver.KeyKind) {
-		if spec.has(name) && kind != want {
-			d.add(spec.lineOf(name), join(spec.path, name), "only %s answers carry it, and this token is %s; remove it or set kind: %s", want, kind, want)
+		if spec.Has(name) && kind != want {
+			d.Add(spec.LineOf(name), strictyaml.Join(spec.Path, name), "only %s answers carry it, and this token is %s; remove it or set kind: %s", want, kind, want)
 		}
 	}
 	onlyFor("score", mockserver.V3)
 	onlyFor("omit_score", mockserver.V3)
 	onlyFor("action", mockserver.V3)
 	onlyFor("apk_package_name", mockserver.Android)
-	if spec.has("hostname") && kind == mockserver.Android {
-		d.add(spec.lineOf("hostname"), join(spec.path, "hostname"), "android answers carry apk_package_name, not hostname; use apk_package_name")
+	if spec.Has("hostname") && kind == mockserver.Android {
+		d.Add(spec.LineOf("hostname"), strictyaml.Join(spec.Path, "hostname"), "android answers carry apk_package_name, not hostname; use apk_package_name")
 	}
 }
 

@@ -1,0 +1,165 @@
+// Package strictyaml is the strict YAML reader behind siteverify's two file
+// kinds, the fixtures file (mockserver/fixturefile) and the target file
+// (suite/target). It parses exactly one YAML document within a size limit,
+// then walks the node tree by hand so that every problem can name its line,
+// its field path and the fix, and collects the problems it finds.
+package strictyaml
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize is the largest file Parse accepts: 4 MiB.
+const MaxFileSize = 4 << 20
+
+// Problem is one problem in a file.
+type Problem struct {
+	// Line is the 1-based line of the offending key or value; 0 when the
+	// problem is with the file as a whole.
+	Line int
+	// Field is the path of the field, e.g. "tokens[1].spec.score"; empty
+	// when the problem is with the file as a whole.
+	Field string
+	// Msg says what is wrong and what to write instead.
+	Msg string
+}
+
+// Decoder parses one file and collects its problems. The zero value keeps
+// every problem; set Max to keep fewer.
+type Decoder struct {
+	// Max bounds the problems kept; those beyond are only counted in More.
+	// 0 means no bound.
+	Max int
+	// Hint, when set, returns advice appended to an unknown field's message
+	// (e.g. "; the field is sitekey"), or "".
+	Hint func(name string) string
+	// Problems are the problems found so far, in the order found.
+	Problems []Problem
+	// More counts the problems found beyond Max.
+	More int
+}
+
+// Add records a problem.
+func (d *Decoder) Add(line int, field, format string, args ...any) {
+	if d.Max > 0 && len(d.Problems) >= d.Max {
+		d.More++
+		return
+	}
+	d.Problems = append(d.Problems, Problem{Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Empty reports whether no problem was recorded.
+func (d *Decoder) Empty() bool { return len(d.Problems) == 0 && d.More == 0 }
+
+// Count is the number of problems recorded, shown or not.
+func (d *Decoder) Count() int { return len(d.Problems) + d.More }
+
+// yamlLine matches the line number in yaml.v3's syntax errors.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse parses data as exactly one YAML document and returns its top node.
+// nil means the document is empty (no problem recorded) or the file cannot
+// be used (problem recorded).
+func (d *Decoder) Parse(data []byte) (root *yaml.Node) {
+	if len(data) > MaxFileSize {
+		d.Add(0, "", "the file is larger than %d bytes (4 MiB); trim it or split it", MaxFileSize)
+		return nil
+	}
+	defer func() {
+		// yaml.v3 reports errors by panicking internally and recovering; a
+		// panic that escapes is a parser bug, reported as a problem with the
+		// file rather than a crash of the program that loads it.
+		if r := recover(); r != nil {
+			d.Add(0, "", "invalid YAML: the parser failed (%v)", r)
+			root = nil
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			d.yamlError(data, err)
+		}
+		return nil
+	}
+	var second yaml.Node
+	switch err := dec.Decode(&second); {
+	case err == nil:
+		d.Add(second.Line, "", "a second YAML document (after ---); put everything in one document")
+		return nil
+	case !errors.Is(err, io.EOF):
+		d.yamlError(data, err)
+		return nil
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
+	}
+	return nil
+}
+
+func (d *Decoder) yamlError(data []byte, err error) {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		d.Add(0, "", "invalid YAML: %v", err)
+		return
+	}
+	line, _ := strconv.Atoi(m[1])
+	if l := problemLine(data, err.Error()); l > line {
+		line = l
+	}
+	d.Add(line, "", "invalid YAML: %s", m[2])
+}
+
+// problemLine finds the line a YAML syntax error is on. yaml.v3 reports the
+// line where the enclosing block starts, which can be far above the mistake;
+// the mistake is on the first line whose addition makes the file fail, found
+// by bisection over whole-line prefixes. The answer is kept only if that
+// prefix fails with the same message; 0 means unknown.
+func problemLine(data []byte, msg string) int {
+	var ends []int // ends[i] is the offset just past line i+1
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	fails := func(lines int) (string, bool) {
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:ends[lines-1]], &n)
+		if err == nil {
+			return "", false
+		}
+		return err.Error(), true
+	}
+	// Invariant: lo lines parse, hi lines fail.
+	lo, hi := 0, len(ends)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if _, bad := fails(mid); bad {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	got, _ := fails(hi)
+	if stripLine(got) != stripLine(msg) {
+		return 0
+	}
+	return hi
+}
+
+func stripLine(msg string) string {
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return m[2]
+	}
+	return msg
+}
