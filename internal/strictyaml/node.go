@@ -15,6 +15,9 @@ type Fields struct {
 	// Line is the mapping's line.
 	Line int
 	vals map[string]*yaml.Node
+	// keys are the keys set, in file order; keyLines their lines.
+	keys     []string
+	keyLines map[string]int
 }
 
 // maxMergeNodes bounds the mappings one merge key ("<<") may pull in,
@@ -78,25 +81,34 @@ func LineOf(n *yaml.Node) int {
 }
 
 // Mapping reads n as a mapping with the given known keys, reporting unknown
-// and duplicate keys. It returns nil, with a problem recorded, when n is not
-// a mapping.
+// and duplicate keys; known == nil allows any key. It returns nil, with a
+// problem recorded, when n is not a mapping.
+//
+// An unknown key that looks like a typo of a known key that is not set
+// taints that key's path (see [Decoder.Tainted]): a check that it is
+// required would only repeat the typo.
 func (d *Decoder) Mapping(n *yaml.Node, path, example string, known []string) *Fields {
 	n = Resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
-		d.Add(LineOf(n), path, "want a mapping such as %s, got %s", example, Describe(n))
+		d.Fail(LineOf(n), path, "want a mapping such as %s, got %s", example, Describe(n))
 		return nil
 	}
-	f := &Fields{Path: path, Line: n.Line, vals: map[string]*yaml.Node{}}
-	keyLines := map[string]int{}
+	f := &Fields{Path: path, Line: n.Line, vals: map[string]*yaml.Node{}, keyLines: map[string]int{}}
 	budget := maxMergeNodes
-	d.collect(f, n, known, keyLines, &budget, true)
+	var typos []string
+	d.collect(f, n, known, &typos, &budget, true)
+	for _, k := range typos {
+		if _, set := f.vals[k]; !set {
+			d.Taint(Join(path, k))
+		}
+	}
 	return f
 }
 
 // collect adds n's keys to f: explicit keys first (a repeat is an error),
 // then keys from merged mappings that are not already set, as YAML's merge
 // key defines.
-func (d *Decoder) collect(f *Fields, n *yaml.Node, known []string, keyLines map[string]int, budget *int, explicit bool) {
+func (d *Decoder) collect(f *Fields, n *yaml.Node, known []string, typos *[]string, budget *int, explicit bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := Resolve(n.Content[i]), n.Content[i+1]
@@ -109,21 +121,25 @@ func (d *Decoder) collect(f *Fields, n *yaml.Node, known []string, keyLines map[
 			continue
 		}
 		name := k.Value
-		if !contains(known, name) {
+		if known != nil && !contains(known, name) {
 			hint := ""
 			if d.Hint != nil {
 				hint = d.Hint(name)
 			}
+			if c := closest(name, known); c != "" {
+				*typos = append(*typos, c)
+			}
 			d.Add(k.Line, Join(f.Path, name), "unknown field%s (known: %s)%s", Suggest(name, known), List(known), hint)
 			continue
 		}
-		if first, dup := keyLines[name]; dup {
+		if first, dup := f.keyLines[name]; dup {
 			if explicit {
 				d.Add(k.Line, Join(f.Path, name), "set twice (first on line %d); keep one", first)
 			}
 			continue
 		}
-		keyLines[name] = k.Line
+		f.keyLines[name] = k.Line
+		f.keys = append(f.keys, name)
 		f.vals[name] = v
 	}
 	for _, m := range merges {
@@ -148,7 +164,7 @@ func (d *Decoder) collect(f *Fields, n *yaml.Node, known []string, keyLines map[
 				d.Add(src.Line, Join(f.Path, "<<"), "merges nest more than %d mappings deep; flatten them", maxMergeNodes)
 				return
 			}
-			d.collect(f, src, known, keyLines, budget, false)
+			d.collect(f, src, known, typos, budget, false)
 		}
 	}
 }
@@ -171,6 +187,20 @@ func (f *Fields) Value(name string) *yaml.Node {
 	return Resolve(v)
 }
 
+// Keys returns the keys set, in file order (merged keys after explicit ones).
+func (f *Fields) Keys() []string { return f.keys }
+
+// KeyLine is the line of name's key, or of the mapping when it is absent.
+func (f *Fields) KeyLine(name string) int {
+	if l, ok := f.keyLines[name]; ok {
+		return l
+	}
+	return f.Line
+}
+
+// Raw returns name's value as written (aliases not followed), nil if absent.
+func (f *Fields) Raw(name string) *yaml.Node { return f.vals[name] }
+
 // Has reports whether name is set to something other than null.
 func (f *Fields) Has(name string) bool { return f.Value(name) != nil }
 
@@ -190,7 +220,7 @@ func (d *Decoder) Str(f *Fields, name string) string {
 		return ""
 	}
 	if v.Kind != yaml.ScalarNode {
-		d.Add(v.Line, Join(f.Path, name), "want a string, got %s", Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want a string, got %s", Describe(v))
 		return ""
 	}
 	return v.Value
@@ -203,12 +233,12 @@ func (d *Decoder) Bool(f *Fields, name string) bool {
 		return false
 	}
 	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" {
-		d.Add(v.Line, Join(f.Path, name), "want true or false, got %s", Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want true or false, got %s", Describe(v))
 		return false
 	}
 	var b bool
 	if err := v.Decode(&b); err != nil {
-		d.Add(v.Line, Join(f.Path, name), "want true or false, got %s", Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want true or false, got %s", Describe(v))
 	}
 	return b
 }
@@ -222,7 +252,7 @@ func (d *Decoder) Int(f *Fields, name, want string) int {
 	}
 	var n int
 	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" || v.Decode(&n) != nil || n < math.MinInt32 || n > math.MaxInt32 {
-		d.Add(v.Line, Join(f.Path, name), "want %s, got %s", want, Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want %s, got %s", want, Describe(v))
 		return 0
 	}
 	return n
@@ -237,7 +267,7 @@ func (d *Decoder) Number(f *Fields, name, want string) (float64, bool) {
 	var x float64
 	tag := v.ShortTag()
 	if v.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || v.Decode(&x) != nil {
-		d.Add(v.Line, Join(f.Path, name), "want %s, got %s", want, Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want %s, got %s", want, Describe(v))
 		return 0, false
 	}
 	return x, true
@@ -253,12 +283,12 @@ func (d *Decoder) Duration(f *Fields, name string) time.Duration {
 		return 0
 	}
 	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
-		d.Add(v.Line, Join(f.Path, name), "want a duration such as \"90s\" or \"5m\", got %s (a bare number has no unit)", Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want a duration such as \"90s\" or \"5m\", got %s (a bare number has no unit)", Describe(v))
 		return 0
 	}
 	dur, err := time.ParseDuration(v.Value)
 	if err != nil {
-		d.Add(v.Line, Join(f.Path, name), "want a duration such as \"90s\" or \"5m\", got %s", Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want a duration such as \"90s\" or \"5m\", got %s", Describe(v))
 		return 0
 	}
 	return dur
@@ -271,11 +301,11 @@ func (d *Decoder) Sequence(f *Fields, name, example string, max int) []*yaml.Nod
 		return nil
 	}
 	if v.Kind != yaml.SequenceNode {
-		d.Add(v.Line, Join(f.Path, name), "want a list such as %s, got %s", example, Describe(v))
+		d.Fail(v.Line, Join(f.Path, name), "want a list such as %s, got %s", example, Describe(v))
 		return nil
 	}
 	if len(v.Content) > max {
-		d.Add(v.Line, Join(f.Path, name), "%d items, more than the %d allowed", len(v.Content), max)
+		d.Fail(v.Line, Join(f.Path, name), "%d items, more than the %d allowed", len(v.Content), max)
 		return nil
 	}
 	return v.Content

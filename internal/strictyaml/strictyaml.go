@@ -44,6 +44,11 @@ type Decoder struct {
 	Problems []Problem
 	// More counts the problems found beyond Max.
 	More int
+	// Lines, when not nil, receives the line of every field path Decode
+	// meets, e.g. "endpoints[0].url" (the line of its key).
+	Lines map[string]int
+
+	tainted map[string]bool
 }
 
 // Add records a problem.
@@ -53,6 +58,40 @@ func (d *Decoder) Add(line int, field, format string, args ...any) {
 		return
 	}
 	d.Problems = append(d.Problems, Problem{Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Fail records a problem with the value at path and taints path: the value
+// is unusable, so checks made afterwards on it or under it would only
+// repeat this problem.
+func (d *Decoder) Fail(line int, path, format string, args ...any) {
+	d.Add(line, path, format, args...)
+	d.Taint(path)
+}
+
+// Taint marks path as already reported; see Tainted.
+func (d *Decoder) Taint(path string) {
+	if d.tainted == nil {
+		d.tainted = map[string]bool{}
+	}
+	d.tainted[path] = true
+}
+
+// Tainted reports whether path, or a path it lies under, has a problem
+// recorded with Fail or Taint. A check that runs after decoding skips
+// tainted paths, so that every problem is reported once, with one fix.
+func (d *Decoder) Tainted(path string) bool {
+	if len(d.tainted) == 0 {
+		return false
+	}
+	if d.tainted[""] || d.tainted[path] {
+		return true
+	}
+	for i := 0; i < len(path); i++ {
+		if (path[i] == '.' || path[i] == '[') && d.tainted[path[:i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // Empty reports whether no problem was recorded.

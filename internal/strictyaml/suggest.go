@@ -8,16 +8,25 @@ import (
 // Suggest returns `; did you mean "x"?` for the known word closest to got,
 // or "" when none is close.
 func Suggest[T ~string](got string, known []T) string {
+	if best := closest(got, known); best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	return ""
+}
+
+// closest is the known word closest to got, "" when none is close or got
+// is one.
+func closest[T ~string](got string, known []T) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if d := editDistance(strings.ToLower(got), string(k)); d < bestDist {
 			best, bestDist = string(k), d
 		}
 	}
-	if best == "" || best == got {
+	if best == got {
 		return ""
 	}
-	return fmt.Sprintf("; did you mean %q?", best)
+	return best
 }
 
 // editDistance is the Levenshtein distance, for short words only.

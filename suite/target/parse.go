@@ -1,20 +1,17 @@
 package target
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/siteverify/siteverify/internal/strictyaml"
 )
 
 // FieldError is one problem in a target file.
@@ -83,45 +80,73 @@ func Load(path string) (*Target, error) {
 	return Parse(data, path)
 }
 
-// maxFileBytes bounds a target file.
-const maxFileBytes = 1 << 20
+// maxProblems bounds how many problems one Parse reports.
+const maxProblems = 100
 
 // Parse parses a target file's contents. file names it in messages and
-// decides Dir; it may be "". The error, if any, is of type [Errors].
+// decides Dir; it may be "". The error, if any, is of type [Errors]: every
+// problem of the file, each once, sorted by line.
 func Parse(data []byte, file string) (*Target, error) {
-	p := &parser{file: file, lines: map[string]int{}}
-	t, err := p.parse(data)
-	if err != nil {
-		return nil, err
+	p := &parser{file: file, d: strictyaml.Decoder{Max: maxProblems, Lines: map[string]int{}}}
+	root := p.d.Parse(data)
+	if root == nil {
+		if p.d.Empty() {
+			p.d.Add(0, "", "file is empty; see the target file format in README.md (\"The target file\")")
+		}
+		return nil, p.errors()
 	}
+	var t Target
+	// One pass reports unknown fields and wrong types; validation then
+	// runs on whatever decoded, skipping the fields already reported, so
+	// no problem is an echo of another.
+	p.d.Decode(root, "", &t)
 	t.File = file
 	t.Dir = "."
 	if file != "" {
 		t.Dir = filepath.Dir(file)
 	}
-	t.lines = p.lines
-	p.validate(t)
-	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
-		return nil, p.errs
+	t.lines = p.d.Lines
+	p.validate(&t)
+	if err := p.errors(); err != nil {
+		return nil, err
 	}
-	return t, nil
+	return &t, nil
 }
 
 type parser struct {
-	file  string
-	lines map[string]int
-	errs  Errors
+	file string
+	d    strictyaml.Decoder
 }
 
+// errorf records a problem at path, unless path (or a field it lies under)
+// already has one: then this problem only follows from that one.
 func (p *parser) errorf(path string, format string, args ...any) {
-	p.errs = append(p.errs, &FieldError{File: p.file, Line: p.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	if p.d.Tainted(path) {
+		return
+	}
+	p.d.Add(p.line(path), path, format, args...)
+}
+
+// errors returns the problems found, sorted by line, or nil.
+func (p *parser) errors() error {
+	if p.d.Empty() {
+		return nil
+	}
+	errs := make(Errors, 0, len(p.d.Problems)+1)
+	for _, pr := range p.d.Problems {
+		errs = append(errs, &FieldError{File: p.file, Line: pr.Line, Path: pr.Field, Msg: pr.Msg})
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	if p.d.More > 0 {
+		errs = append(errs, &FieldError{File: p.file, Msg: fmt.Sprintf("%d more problems not shown", p.d.More)})
+	}
+	return errs
 }
 
 // line finds the line of path or, failing that, of its nearest parent.
 func (p *parser) line(path string) int {
 	for path != "" {
-		if l, ok := p.lines[path]; ok {
+		if l, ok := p.d.Lines[path]; ok {
 			return l
 		}
 		i := strings.LastIndexAny(path, ".[")
@@ -133,272 +158,14 @@ func (p *parser) line(path string) int {
 	return 0
 }
 
-func (p *parser) parse(data []byte) (*Target, error) {
-	if len(data) > maxFileBytes {
-		return nil, Errors{{File: p.file, Msg: fmt.Sprintf("file is %d bytes; a target file is at most %d", len(data), maxFileBytes)}}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Errors{{File: p.file, Msg: "file is empty; see the target file format in suite/README.md"}}
-		}
-		return nil, Errors{p.yamlError(err)}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, Errors{{File: p.file, Line: extra.Line, Msg: "more than one YAML document; a target file holds exactly one"}}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	p.check(root, reflect.TypeOf(Target{}), "")
-	if len(p.errs) > 0 {
-		return nil, p.errs
-	}
-	var t Target
-	if err := root.Decode(&t); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				p.errs = append(p.errs, p.typeError(msg))
-			}
-			return nil, p.errs
-		}
-		return nil, Errors{p.yamlError(err)}
-	}
-	return &t, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-func (p *parser) yamlError(err error) *FieldError {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
-	}
-	return &FieldError{File: p.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-var unmarshalRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
-
-// typeError turns one of yaml.v3's "line N: cannot unmarshal" messages into
-// a FieldError naming the field.
-func (p *parser) typeError(msg string) *FieldError {
-	m := unmarshalRE.FindStringSubmatch(msg)
-	if m == nil {
-		if lm := yamlLineRE.FindStringSubmatch(msg); lm != nil {
-			line, _ := strconv.Atoi(lm[1])
-			return &FieldError{File: p.file, Line: line, Path: p.pathAt(line), Msg: lm[2]}
-		}
-		return &FieldError{File: p.file, Msg: msg}
-	}
-	line, _ := strconv.Atoi(m[1])
-	want := m[4]
-	switch {
-	case strings.HasPrefix(want, "[]"):
-		want = "a list"
-	case strings.HasPrefix(want, "map["):
-		want = "a mapping"
-	case strings.Contains(want, "int"):
-		want = "an integer"
-	case strings.Contains(want, "float"):
-		want = "a number"
-	case want == "string":
-		want = "a string"
-	case want == "bool":
-		want = "true or false"
-	}
-	got := map[string]string{"str": "the string", "int": "the integer", "float": "the number", "bool": "the boolean",
-		"seq": "a list", "map": "a mapping", "null": "null"}[m[2]]
-	if got == "" {
-		got = "!!" + m[2]
-	}
-	val := m[3]
-	if m[2] == "seq" || m[2] == "map" {
-		val = ""
-	} else {
-		val = " " + strconv.Quote(val)
-	}
-	return &FieldError{File: p.file, Line: line, Path: p.pathAt(line), Msg: fmt.Sprintf("want %s, got %s%s", want, got, val)}
-}
-
-// pathAt returns the deepest recorded path on line, "" if none.
-func (p *parser) pathAt(line int) string {
-	best := ""
-	for path, l := range p.lines {
-		if l == line && (len(path) > len(best) || (len(path) == len(best) && path < best)) {
-			best = path
-		}
-	}
-	return best
-}
-
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
-
-// check walks n against type t: it records the line of every field path and
-// reports unknown fields and nodes of the wrong shape. Scalar type errors
-// are left to Decode, which reports them with a line that pathAt resolves.
-func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if _, ok := p.lines[path]; !ok {
-		p.lines[path] = n.Line
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return
-	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		p.check(n, t.Elem(), path)
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			p.errorf(path, "want a mapping of fields (%s), got %s", strings.Join(yamlFields(t), ", "), nodeKind(n))
-			return
-		}
-		fields := yamlFieldMap(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i], n.Content[i+1]
-			child := joinPath(path, key.Value)
-			p.lines[child] = key.Line
-			f, ok := fields[key.Value]
-			if !ok {
-				msg := fmt.Sprintf("unknown field %q", key.Value)
-				if s := suggest(key.Value, yamlFields(t)); s != "" {
-					msg += fmt.Sprintf("; did you mean %q?", s)
-				} else {
-					msg += fmt.Sprintf("; known fields here: %s", strings.Join(yamlFields(t), ", "))
-				}
-				p.errorf(child, "%s", msg)
-				continue
-			}
-			p.check(val, f.Type, child)
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			if n.Kind == yaml.MappingNode {
-				p.errorf(path, "want a list, got a mapping")
-			}
-			return // a scalar is reported by Decode
-		}
-		for i, el := range n.Content {
-			p.check(el, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			if n.Kind == yaml.SequenceNode {
-				p.errorf(path, "want a mapping (key: value), got a list")
-			}
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i], n.Content[i+1]
-			child := path + "[" + strconv.Quote(key.Value) + "]"
-			p.lines[child] = key.Line
-			p.check(val, t.Elem(), child)
-		}
-	}
-}
-
-func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.ScalarNode:
-		return strconv.Quote(n.Value)
-	}
-	return "something else"
-}
-
-func joinPath(path, field string) string {
-	if path == "" {
-		return field
-	}
-	return path + "." + field
-}
-
-func yamlName(f reflect.StructField) string {
-	tag := f.Tag.Get("yaml")
-	name, _, _ := strings.Cut(tag, ",")
-	return name
-}
-
-func yamlFieldMap(t reflect.Type) map[string]reflect.StructField {
-	out := map[string]reflect.StructField{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if name := yamlName(f); name != "" && name != "-" && f.IsExported() {
-			out[name] = f
-		}
-	}
-	return out
-}
-
-func yamlFields(t reflect.Type) []string {
-	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if name := yamlName(f); name != "" && name != "-" && f.IsExported() {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// suggest returns the known name closest to s, if it is close enough to be
-// a typo.
-func suggest(s string, known []string) string {
-	best, bestD := "", 3
-	norm := func(x string) string { return strings.ToLower(strings.NewReplacer("-", "_", " ", "_").Replace(x)) }
-	for _, k := range known {
-		if norm(k) == norm(s) {
-			return k
-		}
-		if d := levenshtein(norm(s), norm(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // UnmarshalYAML reads a Go duration string such as "3s" or "1m30s".
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	// A *yaml.TypeError is collected with the other type errors instead of
-	// stopping the decoder.
 	if n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration such as \"3s\", got %s", n.Line, nodeKind(n))}}
+		return fmt.Errorf("want a duration such as \"3s\", got %s", strictyaml.Describe(n))
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration such as \"3s\" or \"1m30s\", got %q", n.Line, n.Value)}}
+		return fmt.Errorf("want a duration such as \"3s\" or \"1m30s\", got %s", strictyaml.Describe(n))
 	}
 	*d = Duration(v)
 	return nil

@@ -108,10 +108,10 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"x.yaml: file is empty"}},
 		{"unknown field", "kind: v3\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    acton: login\n",
-			[]string{`x.yaml:6: endpoints[0].acton: unknown field "acton"; did you mean "action"?`}},
-		{"unknown top field", "kind: v3\ncolour: red\n", []string{`x.yaml:2: colour: unknown field "colour"; known fields here:`}},
+			[]string{`x.yaml:6: endpoints[0].acton: unknown field; did you mean "action"? (known: name, method, url,`}},
+		{"unknown top field", "kind: v3\ncolour: red\n", []string{`x.yaml:2: colour: unknown field (known: name, provider, kind, sitekey,`}},
 		{"bad type", "kind: v3\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    action: a\n    hostnames: [h]\n    min_score: high\nclassify: {accepted: {status: [200]}, rejected: {status: [403]}}\n",
-			[]string{`x.yaml:8: endpoints[0].min_score: want a number, got the string "high"`}},
+			[]string{`x.yaml:8: endpoints[0].min_score: want a number, got "high" (a string)`}},
 		{"bad duration", "kind: v3\noutage: {answer_within: soon}\n", []string{`x.yaml:2: outage.answer_within: want a duration such as "3s"`}},
 		{"missing things", "kind: v3\n", []string{
 			"x.yaml: sitekey: required", "secret: required", "endpoints: required",
@@ -136,8 +136,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"classify.accepted: give at least one condition", "classify.rejected.json.equals: required"}},
 		{"page", "kind: v3\npages:\n  - url: http://x/\n    kind: android\n",
 			[]string{"pages[0].name: required", "pages[0].kind: browser flows support", "pages[0].form: required", "pages[0].success.selector: required"}},
-		{"two docs", "kind: v3\n---\nkind: v2\n", []string{"x.yaml:2: more than one YAML document"}},
-		{"list for mapping", "kind: v3\nstart: [a, b]\n", []string{"x.yaml:2: start: want a mapping of fields (command, dir, env, ready_url, ready_timeout, stop_timeout), got a list"}},
+		{"two docs", "kind: v3\n---\nkind: v2\n", []string{"x.yaml:2: a second YAML document (after ---); put everything in one document"}},
+		{"list for mapping", "kind: v3\nstart: [a, b]\n", []string{"x.yaml:2: start: want a mapping such as {command: ..., dir: ..., env: ...", "...}, got a list"}},
 		{"bad yaml", "kind: v3\n  x: : y\n", []string{"x.yaml:2: invalid YAML"}},
 	}
 	for _, tc := range tests {

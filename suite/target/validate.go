@@ -32,6 +32,9 @@ func (p *parser) validate(t *Target) {
 		p.errorf("kind", "required: the reCAPTCHA key type, one of %s", kindList())
 	case !t.Kind.Valid():
 		p.errorf("kind", "unknown kind %q; use one of %s", t.Kind, kindList())
+		// No check below may depend on a kind that is not one: each would
+		// report the same typo again.
+		t.Kind = ""
 	}
 	p.validateKeys(t)
 	p.checkPlaceholders(t)
@@ -45,7 +48,11 @@ func (p *parser) validate(t *Target) {
 	for i := range t.Endpoints {
 		ep := &t.Endpoints[i]
 		path := fmt.Sprintf("endpoints[%d]", i)
+		named := ep.Name != "" || ep.URL != "" // a name made up from nothing would clash for no reason of its own
 		p.validateEndpoint(t, ep, path)
+		if !named {
+			continue
+		}
 		if j, dup := names[ep.Name]; dup {
 			p.errorf(path+".name", "duplicate endpoint name %q (also endpoints[%d]); give each endpoint its own name", ep.Name, j)
 		}
@@ -106,7 +113,7 @@ func (p *parser) validateStart(s *Start) {
 	}
 	if s.ReadyURL != "" {
 		p.checkURL("start.ready_url", s.ReadyURL)
-	} else if !startUses(s, "port") {
+	} else if !startUses(s, "port") && len(s.Command) > 0 {
 		p.errorf("start.ready_url", "required when the start section does not use {{port}}: the URL to poll until the backend is ready, e.g. \"http://127.0.0.1:8080/healthz\"")
 	}
 	for k := range s.Env {
@@ -134,7 +141,9 @@ func startUses(s *Start, name string) bool {
 // checkURL validates an absolute http(s) URL, with placeholders replaced by
 // sample values.
 func (p *parser) checkURL(path, raw string) {
-	sample := expand(raw, sampleVars)
+	// Unknown placeholders are reported on their own; a sample value keeps
+	// them from making the URL look broken too.
+	sample := placeholderRE.ReplaceAllString(expand(raw, sampleVars), "1")
 	u, err := url.Parse(sample)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.errorf(path, "%q is not an absolute http(s) URL such as \"http://127.0.0.1:8080/api/login\"", raw)
@@ -172,7 +181,7 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 	default:
 		p.errorf(path+".body", "unknown body %q; use one of form, json, query", ep.Body)
 	}
-	if ep.Body != BodyJSON {
+	if ep.Body == BodyForm || ep.Body == BodyQuery {
 		for k, v := range ep.Fields {
 			switch v.(type) {
 			case map[string]any, []any:
@@ -342,7 +351,7 @@ func (p *parser) validateMatcher(m *Matcher, path string) {
 		if m.JSON.Path == "" {
 			p.errorf(path+".json.path", "required: a dotted path into the JSON body, e.g. ok or result.status")
 		}
-		if _, ok := p.lines[path+".json.equals"]; !ok {
+		if _, ok := p.d.Lines[path+".json.equals"]; !ok {
 			p.errorf(path+".json.equals", "required: the value expected at %q, e.g. true", m.JSON.Path)
 		}
 	}
