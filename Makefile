@@ -73,6 +73,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./mockserver
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./mockserver/fixturefile
 
+## mutate: mutation testing of the mock's verify path and the suite's cases (gremlins; slow, not in make test)
+.PHONY: mutate
+mutate:
+	@bash .ci/mutate
+
 ## clean: remove build output
 .PHONY: clean
 clean:
