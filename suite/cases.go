@@ -496,8 +496,10 @@ func outageReset(ctx context.Context, e *Env) error {
 
 // hangMargin is how much longer than the declared answer time the suite
 // waits for the backend; the mock hangs longer still, so a backend without
-// a timeout is caught, and the run never waits for the mock.
-const hangMargin = time.Second
+// a timeout is caught, and the run never waits for the mock. It is seconds
+// wide so that a late answer (after answer_within) is told apart from no
+// answer even on a loaded machine.
+const hangMargin = 4 * time.Second
 
 func outageHang(ctx context.Context, e *Env) error {
 	within := e.AnswerWithin()

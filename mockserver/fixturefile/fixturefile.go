@@ -2,6 +2,8 @@ package fixturefile
 
 import (
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/siteverify/siteverify/internal/strictyaml"
 	"github.com/siteverify/siteverify/mockserver"
@@ -25,12 +27,16 @@ type Fixtures struct {
 }
 
 // Load reads and parses the fixtures file at path. Errors name the path as
-// given. It refuses what is not a regular file (/dev/zero, a FIFO) and reads
-// no more of a file than the 4 MiB limit.
+// given.
 func Load(path string) (Fixtures, error) {
-	data, err := strictyaml.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Fixtures{}, fmt.Errorf("read fixtures: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return Fixtures{}, fmt.Errorf("read fixtures %s: %w", path, err)
 	}
 	return Parse(path, data)
 }

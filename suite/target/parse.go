@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -70,11 +71,9 @@ func (es Errors) Unwrap() []error {
 	return out
 }
 
-// Load reads and parses the target file at path. It refuses what is not a
-// regular file (/dev/zero, a FIFO) and reads no more of a file than the
-// 4 MiB limit.
+// Load reads and parses the target file at path.
 func Load(path string) (*Target, error) {
-	data, err := strictyaml.ReadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read target file: %w", err)
 	}
