@@ -16,7 +16,7 @@ help:
 deps:
 	@$(GO) mod download
 
-## tools: make sure Chromium, Flask (Debian's packages, as root) and the pinned npm fixtures are installed
+## tools: make sure Chromium, Flask, the real-library backends' packages (Debian's, as root) and the pinned npm fixtures are installed
 .PHONY: tools
 tools:
 	@bash .ci/ensure-tools

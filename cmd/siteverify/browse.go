@@ -21,25 +21,20 @@ import (
 	"github.com/siteverify/siteverify/suite/target"
 )
 
-// browseSetting is one browse flag and its environment twin.
-type browseSetting struct {
-	flag, env, def, usage string
-}
-
-func browseSettings() []browseSetting {
-	return []browseSetting{
-		{"target", "SITEVERIFY_TARGET", "", "target file with a pages section (required)"},
-		{"flow", "SITEVERIFY_FLOWS", "", "comma-separated flow IDs to run, e.g. FLOW-001,FLOW-003 (default all)"},
-		{"chrome", "SITEVERIFY_CHROME", "", "Chromium or Chrome binary (default: CHROME_PATH, then the usual paths)"},
-		{"out", "SITEVERIFY_OUT", "out/browse", "directory for report.json and the screenshots of failed flows"},
-		{"html", "SITEVERIFY_HTML", "", "also write a self-contained HTML report (screenshots embedded) to this file"},
-		{"mock-url", "SITEVERIFY_MOCK_URL", "", "drive a running `siteverify serve` at this base URL instead of an in-process mock"},
-		{"admin-token", "SITEVERIFY_ADMIN_TOKEN", "", "bearer token for the --mock-url admin API"},
-		{"timeout", "SITEVERIFY_TIMEOUT", "10m", "bound on the whole run, backend start included"},
-		{"staging", "SITEVERIFY_STAGING", "false", "run against the real Google script and staging keys, no interception (needs a network)"},
-		{"staging-sitekey", "SITEVERIFY_STAGING_SITEKEY", "", "staging mode: the sitekey the pages use (default: the target's sitekey)"},
-		{"staging-secret", "SITEVERIFY_STAGING_SECRET", "", "staging mode: the secret a started backend gets (default: the target's secret)"},
-		{"staging-probe", "SITEVERIFY_STAGING_PROBE", browser.StagingScriptURL, "staging mode: URL fetched first to fail fast without a network"},
+func browseSettings() []option {
+	return []option{
+		{flag: "target", env: "SITEVERIFY_TARGET", usage: "target file with a pages section (required)"},
+		{flag: "flow", env: "SITEVERIFY_FLOWS", usage: "comma-separated flow IDs to run, e.g. FLOW-001,FLOW-003 (default all)"},
+		{flag: "chrome", env: "SITEVERIFY_CHROME", usage: "Chromium or Chrome binary (default: CHROME_PATH, then the usual paths)"},
+		{flag: "out", env: "SITEVERIFY_OUT", def: "out/browse", usage: "directory for report.json and the screenshots of failed flows"},
+		{flag: "html", env: "SITEVERIFY_HTML", usage: "also write a self-contained HTML report (screenshots embedded) to this file"},
+		{flag: "mock-url", env: "SITEVERIFY_MOCK_URL", usage: "drive a running `siteverify serve` at this base URL instead of an in-process mock"},
+		{flag: "admin-token", env: "SITEVERIFY_ADMIN_TOKEN", usage: "bearer token for the --mock-url admin API"},
+		{flag: "timeout", env: "SITEVERIFY_TIMEOUT", def: "10m", usage: "bound on the whole run, backend start included"},
+		{flag: "staging", env: "SITEVERIFY_STAGING", boolean: true, usage: "run against the real Google script and staging keys, no interception (needs a network)"},
+		{flag: "staging-sitekey", env: "SITEVERIFY_STAGING_SITEKEY", usage: "staging mode: the sitekey the pages use (default: the target's sitekey)"},
+		{flag: "staging-secret", env: "SITEVERIFY_STAGING_SECRET", usage: "staging mode: the secret a started backend gets (default: the target's secret)"},
+		{flag: "staging-probe", env: "SITEVERIFY_STAGING_PROBE", def: browser.StagingScriptURL, usage: "staging mode: URL fetched first to fail fast without a network"},
 	}
 }
 
@@ -54,13 +49,7 @@ backend is started as for conform. Each flag can also be set from its
 environment variable; a flag wins over the variable.
 
 `)
-	for _, s := range browseSettings() {
-		def := ""
-		if s.def != "" && s.def != "false" {
-			def = " (default " + s.def + ")"
-		}
-		fmt.Fprintf(w, "  --%s, %s\n      %s%s\n", s.flag, s.env, s.usage, def)
-	}
+	printOptions(w, browseSettings())
 	fmt.Fprintf(w, "\nFlows:\n")
 	for _, f := range browser.Flows() {
 		kinds := make([]string, len(f.Kinds))
@@ -89,51 +78,18 @@ type browseConfig struct {
 }
 
 func loadBrowseConfig(args []string, env func(string) string) (browseConfig, error) {
-	fs := flag.NewFlagSet("browse", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	vals := map[string]*string{}
-	for _, s := range browseSettings() {
-		if s.flag == "staging" {
-			continue
-		}
-		vals[s.flag] = fs.String(s.flag, "", s.usage)
+	o, err := parseOptions("browse", browseSettings(), args, env)
+	if err != nil {
+		return browseConfig{}, err
 	}
-	staging := fs.Bool("staging", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return browseConfig{}, err
-		}
-		return browseConfig{}, fmt.Errorf("%w (see siteverify help browse)", err)
-	}
-	if fs.NArg() > 0 {
-		return browseConfig{}, fmt.Errorf("browse takes no arguments, got %q (see siteverify help browse)", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	get := func(name string) (val, source string) {
-		for _, s := range browseSettings() {
-			if s.flag != name {
-				continue
-			}
-			if set[name] {
-				if name == "staging" {
-					return fmt.Sprint(*staging), "--staging"
-				}
-				return *vals[name], "--" + name
-			}
-			if v := env(s.env); v != "" {
-				return v, s.env
-			}
-			return s.def, "default"
-		}
-		panic("unknown setting " + name)
+	if len(o.args) > 0 {
+		return browseConfig{}, fmt.Errorf("browse takes no arguments, got %q (see siteverify help browse)", o.args)
 	}
 	var cfg browseConfig
-	if cfg.target, _ = get("target"); cfg.target == "" {
+	if cfg.target = o.str("target"); cfg.target == "" {
 		return cfg, errors.New("--target is required: the target file whose pages section lists the pages to drive (see siteverify help browse)")
 	}
-	if v, s := get("flow"); v != "" {
+	if v, s := o.get("flow"); v != "" {
 		for _, id := range strings.Split(v, ",") {
 			id = strings.TrimSpace(id)
 			if id == "" {
@@ -146,28 +102,23 @@ func loadBrowseConfig(args []string, env func(string) string) (browseConfig, err
 			cfg.flows = append(cfg.flows, f.ID)
 		}
 	}
-	cfg.chrome, _ = get("chrome")
-	cfg.out, _ = get("out")
-	cfg.html, _ = get("html")
-	cfg.mockURL, _ = get("mock-url")
-	cfg.adminToken, _ = get("admin-token")
-	v, s := get("timeout")
+	cfg.chrome = o.str("chrome")
+	cfg.out = o.str("out")
+	cfg.html = o.str("html")
+	cfg.mockURL = o.str("mock-url")
+	cfg.adminToken = o.str("admin-token")
+	v, s := o.get("timeout")
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return cfg, fmt.Errorf("%s=%q: want a positive duration such as 10m", s, v)
 	}
 	cfg.timeout = d
-	v, s = get("staging")
-	switch strings.ToLower(v) {
-	case "true", "1", "yes":
-		cfg.staging = true
-	case "false", "0", "no", "":
-	default:
-		return cfg, fmt.Errorf("%s=%q: want true or false", s, v)
+	if cfg.staging, err = o.boolean("staging"); err != nil {
+		return cfg, err
 	}
-	cfg.stagingSitekey, _ = get("staging-sitekey")
-	cfg.stagingSecret, _ = get("staging-secret")
-	cfg.stagingProbe, _ = get("staging-probe")
+	cfg.stagingSitekey = o.str("staging-sitekey")
+	cfg.stagingSecret = o.str("staging-secret")
+	cfg.stagingProbe = o.str("staging-probe")
 	if cfg.staging && cfg.mockURL != "" {
 		return cfg, errors.New("--staging and --mock-url exclude each other: staging mode uses Google, not a mock")
 	}

@@ -19,29 +19,23 @@ import (
 	"github.com/siteverify/siteverify/suite/target"
 )
 
-// conformFlag is one conform flag and its environment twin.
-type conformFlag struct {
-	name, env, def, usage string
-	boolean               bool
-}
-
 const defaultConformTimeout = 5 * time.Minute
 
-func conformFlags() []conformFlag {
-	return []conformFlag{
-		{name: "target", env: "SITEVERIFY_TARGET", usage: "target file (YAML) describing the backend under test; required unless --list"},
-		{name: "mock-url", env: "SITEVERIFY_MOCK_URL", usage: "drive a running `siteverify serve` at this base URL instead of an in-process mock"},
-		{name: "admin-token", env: "SITEVERIFY_ADMIN_TOKEN", usage: "bearer token for the --mock-url admin API"},
-		{name: "junit", env: "SITEVERIFY_JUNIT", usage: "write a JUnit XML report to this file"},
-		{name: "json", env: "SITEVERIFY_JSON", usage: "write a JSON report (per case: result, duration, requirement, journal) to this file"},
-		{name: "html", env: "SITEVERIFY_HTML", usage: "write a self-contained HTML report (open it in a browser) to this file"},
-		{name: "focus", env: "SITEVERIFY_FOCUS", usage: "run only these case IDs, comma-separated, e.g. REJECT-004,WIRE-001"},
-		{name: "label-filter", env: "SITEVERIFY_LABEL_FILTER", usage: "Ginkgo label filter over case labels (ID, area, level), e.g. 'outage || (wire && must)'"},
-		{name: "strict", env: "SITEVERIFY_STRICT", boolean: true, usage: "count failed SHOULD cases as failures"},
-		{name: "list", env: "SITEVERIFY_LIST", boolean: true, usage: "print the (selected) catalog and exit"},
-		{name: "timeout", env: "SITEVERIFY_TIMEOUT", def: defaultConformTimeout.String(), usage: "bound on the whole run, backend start included"},
-		{name: "seed", env: "SITEVERIFY_SEED", def: "0", usage: "shuffle the case order with this seed (0: catalog order)"},
-		{name: "v", env: "SITEVERIFY_VERBOSE", boolean: true, usage: "verbose: details of passing cases too, and the backend's output as it runs"},
+func conformFlags() []option {
+	return []option{
+		{flag: "target", env: "SITEVERIFY_TARGET", usage: "target file (YAML) describing the backend under test; required unless --list"},
+		{flag: "mock-url", env: "SITEVERIFY_MOCK_URL", usage: "drive a running `siteverify serve` at this base URL instead of an in-process mock"},
+		{flag: "admin-token", env: "SITEVERIFY_ADMIN_TOKEN", usage: "bearer token for the --mock-url admin API"},
+		{flag: "junit", env: "SITEVERIFY_JUNIT", usage: "write a JUnit XML report to this file"},
+		{flag: "json", env: "SITEVERIFY_JSON", usage: "write a JSON report (per case: result, duration, requirement, journal) to this file"},
+		{flag: "html", env: "SITEVERIFY_HTML", usage: "write a self-contained HTML report (open it in a browser) to this file"},
+		{flag: "focus", env: "SITEVERIFY_FOCUS", usage: "run only these case IDs, comma-separated, e.g. REJECT-004,WIRE-001"},
+		{flag: "label-filter", env: "SITEVERIFY_LABEL_FILTER", usage: "Ginkgo label filter over case labels (ID, area, level), e.g. 'outage || (wire && must)'"},
+		{flag: "strict", env: "SITEVERIFY_STRICT", boolean: true, usage: "count failed SHOULD cases as failures"},
+		{flag: "list", env: "SITEVERIFY_LIST", boolean: true, usage: "print the (selected) catalog and exit"},
+		{flag: "timeout", env: "SITEVERIFY_TIMEOUT", def: defaultConformTimeout.String(), usage: "bound on the whole run, backend start included"},
+		{flag: "seed", env: "SITEVERIFY_SEED", def: "0", usage: "shuffle the case order with this seed (0: catalog order)"},
+		{flag: "v", env: "SITEVERIFY_VERBOSE", boolean: true, usage: "verbose: details of passing cases too, and the backend's output as it runs"},
 	}
 }
 
@@ -65,13 +59,7 @@ and reports which requirements it meets. Each flag can also be set from its
 environment variable; a flag wins over the variable.
 
 `)
-	for _, f := range conformFlags() {
-		def := ""
-		if f.def != "" {
-			def = " (default " + f.def + ")"
-		}
-		fmt.Fprintf(w, "  --%s, %s\n      %s%s\n", f.name, f.env, f.usage, def)
-	}
+	printOptions(w, conformFlags())
 	fmt.Fprint(w, `
 Exit codes: 0 every selected MUST case passed (and SHOULD cases, with --strict);
 1 a case failed or the run could not complete; 2 usage or target file error.
@@ -81,48 +69,17 @@ Exit codes: 0 every selected MUST case passed (and SHOULD cases, with --strict);
 // loadConformConfig turns flags and environment into a validated
 // configuration; every error names the flag or variable it came from.
 func loadConformConfig(args []string, env func(string) string) (conformConfig, error) {
-	fs := flag.NewFlagSet("conform", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	strs := map[string]*string{}
-	bools := map[string]*bool{}
-	for _, f := range conformFlags() {
-		if f.boolean {
-			bools[f.name] = fs.Bool(f.name, false, f.usage)
-		} else {
-			strs[f.name] = fs.String(f.name, "", f.usage)
-		}
+	o, err := parseOptions("conform", conformFlags(), args, env)
+	if err != nil {
+		return conformConfig{}, err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return conformConfig{}, err
-		}
-		return conformConfig{}, fmt.Errorf("%v (see siteverify help conform)", err)
-	}
-	if fs.NArg() > 0 {
-		return conformConfig{}, fmt.Errorf("unexpected arguments %q: the target file goes in --target", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	// value returns the flag, else its environment twin, else the default,
-	// and where it came from for messages.
-	value := func(f conformFlag) (string, string) {
-		if set[f.name] {
-			if f.boolean {
-				return strconv.FormatBool(*bools[f.name]), "--" + f.name
-			}
-			return *strs[f.name], "--" + f.name
-		}
-		if v := env(f.env); v != "" {
-			return v, f.env
-		}
-		return f.def, "default"
+	if len(o.args) > 0 {
+		return conformConfig{}, fmt.Errorf("unexpected arguments %q: the target file goes in --target", o.args)
 	}
 	var c conformConfig
 	for _, f := range conformFlags() {
-		v, from := value(f)
-		var err error
-		switch f.name {
+		v, from := o.get(f.flag)
+		switch f.flag {
 		case "target":
 			c.target = v
 		case "mock-url":
@@ -144,13 +101,11 @@ func loadConformConfig(args []string, env func(string) string) (conformConfig, e
 		case "label-filter":
 			c.labelFilter = v
 		case "strict", "list", "v":
-			var b bool
-			if v != "" {
-				if b, err = strconv.ParseBool(v); err != nil {
-					return c, fmt.Errorf("%s: %q is not a boolean (use true or false)", from, v)
-				}
+			b, err := o.boolean(f.flag)
+			if err != nil {
+				return c, err
 			}
-			switch f.name {
+			switch f.flag {
 			case "strict":
 				c.strict = b
 			case "list":
@@ -171,7 +126,6 @@ func loadConformConfig(args []string, env func(string) string) (conformConfig, e
 	if c.target == "" && !c.list {
 		return c, errors.New("--target is required: the YAML file describing the backend (see siteverify help conform)")
 	}
-	var err error
 	if c.cases, err = suite.Select(c.focus, c.labelFilter); err != nil {
 		return c, err
 	}

@@ -71,41 +71,40 @@ func joinFlaws(fs []refbackend.Flaw) string {
 	return strings.Join(s, ",")
 }
 
+// demoOptions are the demo's flags; demoUsage describes them by hand.
+func demoOptions() []option {
+	return []option{
+		{flag: "html", env: "SITEVERIFY_HTML", def: filepath.Join("out", "siteverify-demo.html"), usage: "the HTML report"},
+		{flag: "chrome", usage: "Chromium or Chrome (default: CHROME_PATH, then the usual paths)"},
+		{flag: "flaws", env: "SITEVERIFY_DEMO_FLAWS", usage: "the flawed variant's bugs, comma-separated"},
+		{flag: "timeout", env: "SITEVERIFY_TIMEOUT", def: "5m", usage: "bound on the whole demo"},
+	}
+}
+
 func loadDemoConfig(args []string, env func(string) string) (demoConfig, error) {
 	cfg := demoConfig{flaws: demoFlaws}
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	html := fs.String("html", orEnv(env, "SITEVERIFY_HTML", filepath.Join("out", "siteverify-demo.html")), "")
-	chrome := fs.String("chrome", "", "")
-	flaws := fs.String("flaws", env("SITEVERIFY_DEMO_FLAWS"), "")
-	timeout := fs.String("timeout", orEnv(env, "SITEVERIFY_TIMEOUT", "5m"), "")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseOptions("demo", demoOptions(), args, env)
+	if err != nil {
 		return cfg, err
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q (siteverify demo takes only flags)", fs.Arg(0))
+	if len(o.args) > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (siteverify demo takes only flags)", o.args[0])
 	}
-	cfg.html, cfg.chrome = *html, *chrome
-	if *flaws != "" {
-		f, err := refbackend.ParseFlaws(*flaws)
+	cfg.html, cfg.chrome = o.str("html"), o.str("chrome")
+	if v, src := o.get("flaws"); v != "" {
+		f, err := refbackend.ParseFlaws(v)
 		if err != nil {
-			return cfg, fmt.Errorf("--flaws: %w", err)
+			return cfg, fmt.Errorf("%s: %w", src, err)
 		}
 		cfg.flaws = f
 	}
-	d, err := time.ParseDuration(*timeout)
+	v, src := o.get("timeout")
+	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return cfg, fmt.Errorf("--timeout %q: want a duration such as 5m", *timeout)
+		return cfg, fmt.Errorf("%s=%q: want a duration such as 5m", src, v)
 	}
 	cfg.timeout = d
 	return cfg, nil
-}
-
-func orEnv(env func(string) string, key, def string) string {
-	if v := env(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // runDemo is `siteverify demo`.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,11 +22,6 @@ type serveConfig struct {
 	fixtures string
 }
 
-// setting is one serve flag and its environment twin.
-type setting struct {
-	flag, env, def, usage string
-}
-
 // Limits on serve settings.
 const (
 	maxJournalSize   = 1_000_000
@@ -39,27 +32,21 @@ const (
 	defaultLogLevel  = "info"
 )
 
-func serveSettings() []setting {
-	return []setting{
-		{"addr", "SITEVERIFY_ADDR", defaultServeAddr, "address to listen on; port 0 picks a free one"},
-		{"fixtures", "SITEVERIFY_FIXTURES", "", "YAML fixtures file: default site, sites, named tokens, rules"},
-		{"admin-token", "SITEVERIFY_ADMIN_TOKEN", "", "bearer token the admin API requires; needed for a non-loopback --addr"},
-		{"journal-size", "SITEVERIFY_JOURNAL_SIZE", strconv.Itoa(mockserver.DefaultJournalSize), "siteverify requests the journal keeps (1-1000000)"},
-		{"log-level", "SITEVERIFY_LOG_LEVEL", defaultLogLevel, "debug (one record per request), info, warn or error"},
-		{"signing-key", "SITEVERIFY_SIGNING_KEY", "", "token HMAC key, at least 32 hex digits; replicas sharing it accept each other's tokens (default random)"},
+func serveSettings() []option {
+	return []option{
+		{flag: "addr", env: "SITEVERIFY_ADDR", def: defaultServeAddr, usage: "address to listen on; port 0 picks a free one"},
+		{flag: "fixtures", env: "SITEVERIFY_FIXTURES", usage: "YAML fixtures file: default site, sites, named tokens, rules"},
+		{flag: "admin-token", env: "SITEVERIFY_ADMIN_TOKEN", usage: "bearer token the admin API requires; needed for a non-loopback --addr"},
+		{flag: "journal-size", env: "SITEVERIFY_JOURNAL_SIZE", def: strconv.Itoa(mockserver.DefaultJournalSize), usage: "siteverify requests the journal keeps (1-1000000)"},
+		{flag: "log-level", env: "SITEVERIFY_LOG_LEVEL", def: defaultLogLevel, usage: "debug (one record per request), info, warn or error"},
+		{flag: "signing-key", env: "SITEVERIFY_SIGNING_KEY", usage: "token HMAC key, at least 32 hex digits; replicas sharing it accept each other's tokens (default random)"},
 	}
 }
 
 // serveUsage prints the serve flags with their environment twins.
 func serveUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: siteverify serve [flags]\n\nRuns the mock siteverify server until SIGINT or SIGTERM. Each flag can also be set\nfrom its environment variable; a flag wins over the variable.\n\n")
-	for _, s := range serveSettings() {
-		def := ""
-		if s.def != "" {
-			def = " (default " + s.def + ")"
-		}
-		fmt.Fprintf(w, "  --%s, %s\n      %s%s\n", s.flag, s.env, s.usage, def)
-	}
+	printOptions(w, serveSettings())
 	fmt.Fprintf(w, "\nOnce listening it prints one line to stdout: siteverify: listening on http://HOST:PORT\n")
 }
 
@@ -67,64 +54,35 @@ func serveUsage(w io.Writer) {
 // configuration. Every error names the flag or variable it came from (and,
 // for a fixtures file, the file, line and field) and says what to set.
 func loadServeConfig(args []string, env func(string) string) (serveConfig, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported by the caller, once
-	fs.Usage = func() {}
-	vals := map[string]*string{}
-	for _, s := range serveSettings() {
-		vals[s.flag] = fs.String(s.flag, "", s.usage)
+	o, err := parseOptions("serve", serveSettings(), args, env)
+	if err != nil {
+		return serveConfig{}, err // flag.ErrHelp is passed on: the caller prints serveUsage
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return serveConfig{}, err // the caller prints serveUsage
-		}
-		return serveConfig{}, fmt.Errorf("%w (see siteverify help serve)", err)
+	if len(o.args) > 0 {
+		return serveConfig{}, fmt.Errorf("serve takes no arguments, got %q (flags go before them; see siteverify help serve)", o.args)
 	}
-	if fs.NArg() > 0 {
-		return serveConfig{}, fmt.Errorf("serve takes no arguments, got %q (flags go before them; see siteverify help serve)", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	// get returns a setting's value and where it came from.
-	get := func(name string) (val, source string) {
-		for _, s := range serveSettings() {
-			if s.flag != name {
-				continue
-			}
-			if set[name] {
-				return *vals[name], "--" + name
-			}
-			if v := env(s.env); v != "" {
-				return v, s.env
-			}
-			return s.def, "default"
-		}
-		panic("unknown setting " + name)
-	}
-
 	var cfg serveConfig
-	var err error
-	token, tokenSrc := get("admin-token")
+	token, tokenSrc := o.get("admin-token")
 	if cfg.opts.AdminToken, err = parseAdminToken(token, tokenSrc); err != nil {
 		return serveConfig{}, err
 	}
-	addr, addrSrc := get("addr")
+	addr, addrSrc := o.get("addr")
 	if cfg.opts.Addr, err = parseAddr(addr, addrSrc, cfg.opts.AdminToken != ""); err != nil {
 		return serveConfig{}, err
 	}
-	size, sizeSrc := get("journal-size")
+	size, sizeSrc := o.get("journal-size")
 	if cfg.opts.JournalSize, err = parseJournalSize(size, sizeSrc); err != nil {
 		return serveConfig{}, err
 	}
-	level, levelSrc := get("log-level")
+	level, levelSrc := o.get("log-level")
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil || strings.ContainsAny(level, "+-") {
 		return serveConfig{}, fmt.Errorf("%s=%q: want debug, info, warn or error", levelSrc, level)
 	}
-	key, keySrc := get("signing-key")
+	key, keySrc := o.get("signing-key")
 	if cfg.opts.SigningKey, err = parseSigningKey(key, keySrc); err != nil {
 		return serveConfig{}, err
 	}
-	path, pathSrc := get("fixtures")
+	path, pathSrc := o.get("fixtures")
 	if path != "" {
 		fx, err := fixturefile.Load(path)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"regexp"
 	"strconv"
 
@@ -18,6 +20,68 @@ import (
 
 // MaxFileSize is the largest file Parse accepts: 4 MiB.
 const MaxFileSize = 4 << 20
+
+// MaxNodes bounds the YAML nodes (keys, values, list items) a file may
+// stand for, counting each alias as the whole node it names: the work and
+// memory of every walk over a file is proportional to this count, so aliases
+// cannot multiply it. The largest sensible fixtures file (10 000 named
+// tokens with full specs) stands for about 300 000; a target file at the
+// limit takes about 60 MiB and under a second of CPU to walk.
+const MaxNodes = 1 << 19
+
+// ErrNotRegular is the error ReadFile wraps when a path names something
+// other than a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReadFile reads the file at path for Parse. It refuses anything but a
+// regular file (a device such as /dev/zero, a FIFO, a directory) before
+// opening it, and reads at most MaxFileSize+1 bytes, so that Parse reports a
+// file that is too large without the rest being read. Errors name the path.
+func ReadFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The path may name something else by now: check what was opened.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func regular(path string, fi fs.FileInfo) error {
+	m := fi.Mode()
+	if m.IsRegular() {
+		return nil
+	}
+	what := "not a regular file"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	return fmt.Errorf("%s is %s; give the path of a YAML file (at most %d bytes): %w", path, what, MaxFileSize, ErrNotRegular)
+}
 
 // Problem is one problem in a file.
 type Problem struct {
@@ -137,10 +201,69 @@ func (d *Decoder) Parse(data []byte) (root *yaml.Node) {
 		d.yamlError(data, err)
 		return nil
 	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		return doc.Content[0]
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil
 	}
-	return nil
+	if !d.checkAliases(doc.Content[0]) {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// checkAliases enforces the alias policy before any walk: the file may
+// stand for at most MaxNodes nodes, counting each alias as the node it
+// names, and no alias may name a node that contains it. The count takes
+// one pass over the nodes as written, remembering the size of each
+// anchored node, so it is cheap however much aliases multiply.
+func (d *Decoder) checkAliases(root *yaml.Node) bool {
+	const busy = -1
+	sizes := map[*yaml.Node]int{} // anchored nodes: their expanded size, or busy
+	ok := true
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if n == nil || !ok {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1
+			}
+			if s, seen := sizes[n.Alias]; seen {
+				if s == busy {
+					ok = false
+					d.Add(n.Line, "", "alias *%s names a node that contains it; a value cannot include itself", n.Value)
+					return 0
+				}
+				return s
+			}
+			return size(n.Alias)
+		}
+		if s, seen := sizes[n]; seen && s != busy {
+			return s // an anchored node met again, as written after an alias to it
+		}
+		if n.Anchor != "" {
+			sizes[n] = busy
+		}
+		total := 1
+		for _, c := range n.Content {
+			total += size(c)
+			if !ok {
+				return 0
+			}
+			if total > MaxNodes {
+				// Report where the limit was crossed, once.
+				ok = false
+				d.Add(c.Line, "", "the file stands for more than %d values once aliases are expanded (the limit); an alias repeats the whole node it names, so use fewer aliases or smaller anchored nodes", MaxNodes)
+				return 0
+			}
+		}
+		if n.Anchor != "" {
+			sizes[n] = total
+		}
+		return total
+	}
+	size(root)
+	return ok
 }
 
 func (d *Decoder) yamlError(data []byte, err error) {

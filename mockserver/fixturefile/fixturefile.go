@@ -2,8 +2,6 @@ package fixturefile
 
 import (
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/siteverify/siteverify/internal/strictyaml"
 	"github.com/siteverify/siteverify/mockserver"
@@ -27,16 +25,12 @@ type Fixtures struct {
 }
 
 // Load reads and parses the fixtures file at path. Errors name the path as
-// given.
+// given. It refuses what is not a regular file (/dev/zero, a FIFO) and reads
+// no more of a file than the 4 MiB limit.
 func Load(path string) (Fixtures, error) {
-	f, err := os.Open(path)
+	data, err := strictyaml.ReadFile(path)
 	if err != nil {
 		return Fixtures{}, fmt.Errorf("read fixtures: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return Fixtures{}, fmt.Errorf("read fixtures %s: %w", path, err)
 	}
 	return Parse(path, data)
 }

@@ -2,7 +2,6 @@ package target
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -71,9 +70,11 @@ func (es Errors) Unwrap() []error {
 	return out
 }
 
-// Load reads and parses the target file at path.
+// Load reads and parses the target file at path. It refuses what is not a
+// regular file (/dev/zero, a FIFO) and reads no more of a file than the
+// 4 MiB limit.
 func Load(path string) (*Target, error) {
-	data, err := os.ReadFile(path)
+	data, err := strictyaml.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read target file: %w", err)
 	}
