@@ -152,11 +152,13 @@ func (s *Server) adminAdvance(w http.ResponseWriter, r *http.Request) {
 	if err == nil && d <= 0 {
 		err = fmt.Errorf("advance %q: want a positive duration such as \"3m\" (the clock never runs backwards; POST /__admin/reset restores it)", req.Advance)
 	}
+	if err == nil {
+		err = s.Advance(d)
+	}
 	if err != nil {
 		adminError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	s.Advance(d)
 	writeJSON(w, http.StatusOK, s.clockState())
 }
 

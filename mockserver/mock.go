@@ -55,7 +55,9 @@ func (s *Server) AdvanceClock(_ context.Context, d time.Duration) (time.Time, er
 	if d <= 0 {
 		return s.Now(), fmt.Errorf("advance %v: want a positive duration", d)
 	}
-	s.Advance(d)
+	if err := s.Advance(d); err != nil {
+		return s.Now(), err
+	}
 	return s.Now(), nil
 }
 

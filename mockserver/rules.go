@@ -185,6 +185,9 @@ func (m Match) matches(token, secret, remoteIP string) bool {
 type activeRule struct {
 	Rule
 	remaining int // Forever, or how many answers are left
+	// deleted is closed when the rule is deleted (remove, clear, replace),
+	// which releases the requests it holds; not when it runs out of answers.
+	deleted chan struct{}
 }
 
 // ruleSet holds the scripted rules. The hot path checks an empty set without
@@ -221,13 +224,14 @@ func (rs *ruleSet) add(r Rule) (Rule, error) {
 	if remaining == 0 {
 		remaining = 1
 	}
-	rs.rules = append(rs.rules, &activeRule{Rule: r, remaining: remaining})
+	rs.rules = append(rs.rules, &activeRule{Rule: r, remaining: remaining, deleted: make(chan struct{})})
 	rs.setCount()
 	return r, nil
 }
 
-// take finds the first rule matching the request and uses up one answer.
-func (rs *ruleSet) take(token, secret, remoteIP string) (Rule, bool) {
+// take finds the first rule matching the request and uses up one answer. The
+// channel is closed if the rule is deleted while the request is held.
+func (rs *ruleSet) take(token, secret, remoteIP string) (Rule, <-chan struct{}, bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for i, r := range rs.rules {
@@ -241,9 +245,9 @@ func (rs *ruleSet) take(token, secret, remoteIP string) (Rule, bool) {
 				rs.setCount()
 			}
 		}
-		return r.Rule, true
+		return r.Rule, r.deleted, true
 	}
-	return Rule{}, false
+	return Rule{}, nil, false
 }
 
 func (rs *ruleSet) remove(id string) bool {
@@ -253,6 +257,7 @@ func (rs *ruleSet) remove(id string) bool {
 		if r.ID == id {
 			rs.rules = append(rs.rules[:i], rs.rules[i+1:]...)
 			rs.setCount()
+			close(r.deleted)
 			return true
 		}
 	}
@@ -279,7 +284,22 @@ func (rs *ruleSet) list() []Rule {
 func (rs *ruleSet) clear() {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	for _, r := range rs.rules {
+		close(r.deleted)
+	}
 	rs.rules = nil
+	rs.setCount()
+}
+
+// replace swaps in the rules and ID counter of next, a set no one else
+// holds, in one step, deleting the current rules.
+func (rs *ruleSet) replace(next *ruleSet) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, r := range rs.rules {
+		close(r.deleted)
+	}
+	rs.rules, rs.nextID = next.rules, next.nextID
 	rs.setCount()
 }
 

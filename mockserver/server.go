@@ -87,12 +87,15 @@ type Server struct {
 	initialOpts Options
 	client      clientState // client script (api.js stand-in): scores and mint log; see clientscript.go
 
-	mu          sync.RWMutex // guards the fields below
-	defaultSite Site
-	bySiteKey   map[string]Site
-	bySecret    map[string]Site
-	fpBySecret  map[string]string // Fingerprint of each registered secret
-	named       map[string]*namedState
+	// testHookBeforeSpend, when set by a test, runs between a verification's
+	// decoding of a token and its single-use decision.
+	testHookBeforeSpend func()
+
+	connMu sync.Mutex
+	fresh  map[net.Conn]struct{} // connections that have not sent a request yet; see Close
+
+	mu         sync.RWMutex // guards siteTables
+	siteTables              // replaced whole by Reset
 }
 
 type namedState struct {
@@ -165,10 +168,15 @@ func NewServer(opts Options) (*Server, error) {
 		closing:     make(chan struct{}),
 		serveDone:   make(chan struct{}),
 		initialOpts: opts,
+		fresh:       map[net.Conn]struct{}{},
 	}
-	if err := s.loadState(opts); err != nil {
+	s.clock.start()
+	tables, rules, err := s.buildState(opts)
+	if err != nil {
 		return nil, err
 	}
+	s.siteTables = tables
+	s.rules.replace(rules)
 	s.initialOpts.DefaultSite = s.defaultSite // keep generated keys across Reset
 	addr := opts.Addr
 	if addr == "" {
@@ -192,6 +200,7 @@ func NewServer(opts Options) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		ConnState:         s.trackConn,
 	}
 	go func() {
 		defer close(s.serveDone)
@@ -202,9 +211,9 @@ func NewServer(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// loadState installs sites, named tokens and rules from opts; it is also
-// what Reset goes back to.
-func (s *Server) loadState(opts Options) error {
+// buildState builds the sites, named tokens and rules of opts without
+// touching the server's, so that Reset can swap them in whole.
+func (s *Server) buildState(opts Options) (siteTables, *ruleSet, error) {
 	def := opts.DefaultSite
 	if def.SiteKey == "" {
 		def.SiteKey = randomKey()
@@ -212,30 +221,46 @@ func (s *Server) loadState(opts Options) error {
 	if def.Secret == "" {
 		def.Secret = randomKey()
 	}
-	def = def.withDefaults()
-	s.mu.Lock()
-	s.defaultSite = def
-	s.bySiteKey = map[string]Site{}
-	s.bySecret = map[string]Site{}
-	s.fpBySecret = map[string]string{}
-	s.named = map[string]*namedState{}
-	s.mu.Unlock()
+	t := newSiteTables(def.withDefaults())
+	rules := new(ruleSet)
 	for _, site := range append([]Site{testSite(), def}, opts.Sites...) {
-		if _, err := s.addSite(site); err != nil {
-			return err
+		site, err := prepareSite(site)
+		if err == nil {
+			_, err = t.add(site)
+		}
+		if err != nil {
+			return siteTables{}, nil, err
 		}
 	}
 	for _, nt := range opts.Tokens {
-		if err := s.addNamed(nt); err != nil {
-			return err
+		if err := s.addNamed(&t, nt); err != nil {
+			return siteTables{}, nil, err
 		}
 	}
 	for _, r := range opts.Rules {
-		if _, err := s.rules.add(r); err != nil {
-			return err
+		if _, err := rules.add(r); err != nil {
+			return siteTables{}, nil, err
 		}
 	}
-	return nil
+	return t, rules, nil
+}
+
+// trackConn remembers connections that have not sent a request yet, which
+// http.Server.Shutdown would otherwise wait five seconds for (a browser's
+// preconnect, a client that connected and went quiet).
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if st != http.StateNew {
+		delete(s.fresh, c)
+		return
+	}
+	select {
+	case <-s.closing:
+		c.Close()
+	default:
+		s.fresh[c] = struct{}{}
+	}
 }
 
 func isLoopback(a net.Addr) bool {
@@ -275,12 +300,18 @@ func (s *Server) Sites() []Site {
 	return out
 }
 
-// Close stops the server: hung answers are released, in-flight requests get
-// up to five seconds to finish, and then connections are closed. It is
-// idempotent and safe to call from several goroutines.
+// Close stops the server: hung answers are released, idle connections are
+// closed at once, in-flight requests get up to five seconds to finish, and
+// then connections are closed. It is idempotent and safe to call from
+// several goroutines.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		s.connMu.Lock()
 		close(s.closing)
+		for c := range s.fresh {
+			c.Close()
+		}
+		s.connMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.http.Shutdown(ctx); err != nil {
@@ -294,11 +325,14 @@ func (s *Server) Close() {
 func (s *Server) Now() time.Time { return s.clock.now() }
 
 // Advance moves the mock's clock forward by d, so tokens age without
-// sleeping. A negative d is ignored: time does not run backwards.
-func (s *Server) Advance(d time.Duration) {
-	if d > 0 {
-		s.clock.advance(d)
+// sleeping. A d <= 0 is ignored: time does not run backwards. It returns an
+// error, and leaves the clock alone, if the clock would move more than
+// MaxTimeRange ahead of real time.
+func (s *Server) Advance(d time.Duration) error {
+	if d <= 0 {
+		return nil
 	}
+	return s.clock.advance(d)
 }
 
 // Requests returns a snapshot of the request journal.
@@ -311,17 +345,24 @@ func (s *Server) ClearRequests() { s.journal.clear() }
 // rules and clock offset are cleared; sites, named tokens and rules from the
 // Options are reinstalled (named tokens become unused again); sites added
 // since start are removed. Tokens issued before keep verifying, since the
-// signing key is kept.
+// signing key is kept. The new sites and rules are built first and swapped
+// in whole, so concurrent verifications never see them half-built; requests
+// held by a deleted rule (a hang or delay) are released at once.
 func (s *Server) Reset() {
-	s.journal.clear()
-	s.spent.reset()
-	s.rules.clear()
-	s.clock.reset()
-	s.client.reset() // client script scores and mint log; see clientscript.go
-	// The options were valid at start, so reloading them cannot fail.
-	if err := s.loadState(s.initialOpts); err != nil {
+	// The options were valid at start, so rebuilding them cannot fail.
+	tables, rules, err := s.buildState(s.initialOpts)
+	if err != nil {
 		s.logger.Error("reset", "err", err)
+		return
 	}
+	s.mu.Lock()
+	s.siteTables = tables
+	s.mu.Unlock()
+	s.rules.replace(rules)
+	s.clock.reset() // before the spent set, so no clean-up runs on the old clock after it
+	s.spent.reset()
+	s.journal.clear()
+	s.client.reset() // client script scores and mint log; see clientscript.go
 }
 
 // AddSite registers a site; empty keys are generated. It returns the site as
@@ -329,31 +370,13 @@ func (s *Server) Reset() {
 func (s *Server) AddSite(site Site) (Site, error) { return s.addSite(site) }
 
 func (s *Server) addSite(site Site) (Site, error) {
-	if site.SiteKey == "" {
-		site.SiteKey = randomKey()
-	}
-	if site.Secret == "" {
-		site.Secret = randomKey()
-	}
-	if err := site.validate(); err != nil {
+	site, err := prepareSite(site)
+	if err != nil {
 		return Site{}, err
 	}
-	site = site.withDefaults()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.bySiteKey[site.SiteKey]; ok && old != site {
-		return Site{}, fmt.Errorf("site %s: sitekey already registered", site.SiteKey)
-	}
-	if old, ok := s.bySecret[site.Secret]; ok && old.SiteKey != site.SiteKey {
-		return Site{}, fmt.Errorf("site %s: secret already used by site %s", site.SiteKey, old.SiteKey)
-	}
-	if len(s.bySiteKey) >= maxSites {
-		return Site{}, fmt.Errorf("too many sites (%d)", maxSites)
-	}
-	s.bySiteKey[site.SiteKey] = site
-	s.bySecret[site.Secret] = site
-	s.fpBySecret[site.Secret] = Fingerprint(site.Secret)
-	return site, nil
+	return s.siteTables.add(site)
 }
 
 const (
@@ -361,7 +384,8 @@ const (
 	maxNamedTokens = 10000
 )
 
-func (s *Server) addNamed(nt NamedToken) error {
+// addNamed adds a named token to t, whose sites its spec may name.
+func (s *Server) addNamed(t *siteTables, nt NamedToken) error {
 	switch {
 	case nt.Token == "":
 		return fmt.Errorf("named token: token is empty")
@@ -369,15 +393,17 @@ func (s *Server) addNamed(nt NamedToken) error {
 		return fmt.Errorf("named token %s: longer than %d characters", abbreviate(nt.Token), MaxTokenLength)
 	}
 	// Validate the spec the way IssueToken would, without minting.
-	if _, _, err := s.buildClaims(nt.Spec); err != nil {
+	site, err := t.siteFor(nt.Spec.SiteKey)
+	if err == nil {
+		_, err = s.claimsFor(nt.Spec, site)
+	}
+	if err != nil {
 		return fmt.Errorf("named token %s: %w", abbreviate(nt.Token), err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.named) >= maxNamedTokens {
+	if len(t.named) >= maxNamedTokens {
 		return fmt.Errorf("too many named tokens (%d)", maxNamedTokens)
 	}
-	s.named[nt.Token] = &namedState{NamedToken: nt}
+	t.named[nt.Token] = &namedState{NamedToken: nt}
 	return nil
 }
 
@@ -408,39 +434,47 @@ func (s *Server) issue(spec TokenSpec) (Issued, error) {
 // buildClaims turns a spec into claims, filling defaults from the site.
 func (s *Server) buildClaims(spec TokenSpec) (*claims, Site, error) {
 	s.mu.RLock()
-	site := s.defaultSite
-	if spec.SiteKey != "" {
-		var ok bool
-		if site, ok = s.bySiteKey[spec.SiteKey]; !ok {
-			s.mu.RUnlock()
-			return nil, Site{}, fmt.Errorf("unknown sitekey %q: register the site first", abbreviate(spec.SiteKey))
-		}
-	}
+	site, err := s.siteTables.siteFor(spec.SiteKey)
 	s.mu.RUnlock()
+	if err != nil {
+		return nil, Site{}, err
+	}
+	c, err := s.claimsFor(spec, site)
+	if err != nil {
+		return nil, Site{}, err
+	}
+	return c, site, nil
+}
+
+// claimsFor turns a spec into claims for site, validating every field.
+func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 	kind := spec.Kind
 	if kind == "" {
 		kind = site.Kind
 	}
 	if !kind.Valid() {
-		return nil, Site{}, fmt.Errorf("unknown kind %q (want one of %v)", kind, KeyKinds())
+		return nil, fmt.Errorf("unknown kind %q (want one of %v)", kind, KeyKinds())
 	}
 	score, err := scoreToMilli(spec.Score)
 	if err != nil {
-		return nil, Site{}, err
+		return nil, err
 	}
 	if spec.Lifetime < 0 || spec.Lifetime > 24*time.Hour {
-		return nil, Site{}, fmt.Errorf("lifetime %v: want between 0 (default %v) and 24h", spec.Lifetime, DefaultTokenLifetime)
+		return nil, fmt.Errorf("lifetime %v: want between 0 (default %v) and 24h", spec.Lifetime, DefaultTokenLifetime)
 	}
 	c := &claims{kind: kind, omitScore: spec.OmitScore, scoreMilli: score, siteKey: site.SiteKey,
 		lifetime: spec.Lifetime, issuedAt: spec.IssuedAt}
 	if c.lifetime == 0 {
 		c.lifetime = DefaultTokenLifetime
 	}
-	if spec.IssuedAgo < 0 {
-		return nil, Site{}, fmt.Errorf("issued_ago %v is negative", spec.IssuedAgo)
+	if spec.IssuedAgo < 0 || spec.IssuedAgo > MaxTimeRange {
+		return nil, fmt.Errorf("issued_ago %v: want between 0 and %v (100 years)", spec.IssuedAgo, MaxTimeRange)
 	}
+	now := s.clock.now()
 	if c.issuedAt.IsZero() {
-		c.issuedAt = s.clock.now().Add(-spec.IssuedAgo)
+		c.issuedAt = now.Add(-spec.IssuedAgo)
+	} else if err := checkIssuedAt(c.issuedAt, now); err != nil {
+		return nil, err
 	}
 	c.issuedAt = c.issuedAt.Truncate(time.Millisecond).UTC()
 	if kind == V3 {
@@ -461,20 +495,23 @@ func (s *Server) buildClaims(spec TokenSpec) (*claims, Site, error) {
 		}
 	}
 	if _, err := randRead(c.id[:]); err != nil {
-		return nil, Site{}, err
+		return nil, err
 	}
-	return c, site, nil
+	return c, nil
 }
 
 // AddRule installs a scripted rule and returns it with its ID.
 func (s *Server) AddRule(r Rule) (Rule, error) { return s.rules.add(r) }
 
-// RemoveRule deletes the rule with the given ID and reports whether it existed.
+// RemoveRule deletes the rule with the given ID and reports whether it
+// existed. Requests the rule is holding (a hang or delay) are released at
+// once, as if their wait had run out.
 func (s *Server) RemoveRule(id string) bool { return s.rules.remove(id) }
 
 // Rules lists the active rules, each with the answers it has left in Times
 // and any secret in its Match shown as a fingerprint.
 func (s *Server) Rules() []Rule { return s.rules.list() }
 
-// ClearRules deletes every rule.
+// ClearRules deletes every rule, releasing the requests they hold as
+// RemoveRule does.
 func (s *Server) ClearRules() { s.rules.clear() }

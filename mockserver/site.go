@@ -88,6 +88,66 @@ func (s Site) validate() error {
 	return nil
 }
 
+// siteTables are the registered sites and named tokens. Reset builds new
+// ones and swaps them in under Server.mu in one step, so a verification sees
+// the old tables or the new, never a half-built one (Google's test key is in
+// both).
+type siteTables struct {
+	defaultSite Site
+	bySiteKey   map[string]Site
+	bySecret    map[string]Site
+	fpBySecret  map[string]string // Fingerprint of each registered secret
+	named       map[string]*namedState
+}
+
+func newSiteTables(def Site) siteTables {
+	return siteTables{defaultSite: def, bySiteKey: map[string]Site{}, bySecret: map[string]Site{},
+		fpBySecret: map[string]string{}, named: map[string]*namedState{}}
+}
+
+// prepareSite generates empty keys, validates and fills defaults.
+func prepareSite(site Site) (Site, error) {
+	if site.SiteKey == "" {
+		site.SiteKey = randomKey()
+	}
+	if site.Secret == "" {
+		site.Secret = randomKey()
+	}
+	if err := site.validate(); err != nil {
+		return Site{}, err
+	}
+	return site.withDefaults(), nil
+}
+
+// add registers a prepared site.
+func (t *siteTables) add(site Site) (Site, error) {
+	if old, ok := t.bySiteKey[site.SiteKey]; ok && old != site {
+		return Site{}, fmt.Errorf("site %s: sitekey already registered", site.SiteKey)
+	}
+	if old, ok := t.bySecret[site.Secret]; ok && old.SiteKey != site.SiteKey {
+		return Site{}, fmt.Errorf("site %s: secret already used by site %s", site.SiteKey, old.SiteKey)
+	}
+	if len(t.bySiteKey) >= maxSites {
+		return Site{}, fmt.Errorf("too many sites (%d)", maxSites)
+	}
+	t.bySiteKey[site.SiteKey] = site
+	t.bySecret[site.Secret] = site
+	t.fpBySecret[site.Secret] = Fingerprint(site.Secret)
+	return site, nil
+}
+
+// siteFor is the site a token spec names: sitekey, or the default site.
+func (t *siteTables) siteFor(siteKey string) (Site, error) {
+	if siteKey == "" {
+		return t.defaultSite, nil
+	}
+	site, ok := t.bySiteKey[siteKey]
+	if !ok {
+		return Site{}, fmt.Errorf("unknown sitekey %q: register the site first", abbreviate(siteKey))
+	}
+	return site, nil
+}
+
 // testSite is Google's v2 test pair.
 func testSite() Site {
 	return Site{SiteKey: TestSiteKey, Secret: TestSecret, Kind: V2Checkbox, Hostname: TestHostname, AcceptAnyToken: true}.withDefaults()

@@ -9,6 +9,14 @@ import (
 // single-use rule needs: an expired token is refused for its age anyway. It
 // is sharded by token id to keep verifications of different tokens from
 // contending on one lock.
+//
+// Single use must not depend on timing. So spend decides "expired" and
+// "spent" together, under the shard's lock, from a clock reading taken under
+// that lock, and the clean-up runs under the same lock. The clean-up deletes
+// an entry only once it is expired at its own reading; every later decision
+// on that shard reads the clock later, and the clock never runs backwards
+// (Reset, which moves it back, also empties this set), so a forgotten token
+// is one every later verification refuses as expired anyway.
 type spentSet struct {
 	shards [spentShards]spentShard
 }
@@ -17,36 +25,54 @@ const spentShards = 16
 
 type spentShard struct {
 	mu        sync.Mutex
-	expiry    map[[16]byte]int64 // token id -> expiry, unix nanoseconds on the mock clock
+	expiry    map[[16]byte]int64 // token id -> expiry, unix milliseconds on the mock clock
 	nextSweep int
 }
 
-// markSpent records id as verified and reports whether it was fresh, i.e.
-// this call is the one and only successful verification. now and expires are
-// on the mock's clock.
-func (s *spentSet) markSpent(id [16]byte, now, expires time.Time) bool {
+type spendResult uint8
+
+const (
+	spendFresh     spendResult = iota // this call is the one successful verification
+	spendExpired                      // past its lifetime on the mock's clock
+	spendDuplicate                    // verified before
+)
+
+// spend decides a verification of token id expiring at expires (whole
+// milliseconds, as tokens carry them): expired, a replay, or the one
+// success, which it records.
+func (s *spentSet) spend(id [16]byte, expires time.Time, clk *clock) spendResult {
 	sh := &s.shards[id[0]%spentShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	now := clk.now()
+	if !now.Before(expires) {
+		return spendExpired
+	}
 	if sh.expiry == nil {
 		sh.expiry = make(map[[16]byte]int64)
 	}
 	if _, seen := sh.expiry[id]; seen {
-		return false
+		return spendDuplicate
 	}
 	// Amortised clean-up: sweep when the shard has doubled since the last
 	// sweep, so memory tracks the tokens still inside their lifetime.
 	if len(sh.expiry) >= sh.nextSweep {
-		n := now.UnixNano()
-		for k, exp := range sh.expiry {
-			if exp <= n {
-				delete(sh.expiry, k)
-			}
-		}
-		sh.nextSweep = max(1024, 2*len(sh.expiry))
+		sh.sweep(now)
 	}
-	sh.expiry[id] = expires.UnixNano()
-	return true
+	// Milliseconds cannot overflow for any time.Time, unlike UnixNano.
+	sh.expiry[id] = expires.UnixMilli()
+	return spendFresh
+}
+
+// sweep forgets the tokens expired at now. The caller holds sh.mu.
+func (sh *spentShard) sweep(now time.Time) {
+	n := now.UnixMilli() // rounds down, so exp <= n implies expired at now
+	for k, exp := range sh.expiry {
+		if exp <= n {
+			delete(sh.expiry, k)
+		}
+	}
+	sh.nextSweep = max(1024, 2*len(sh.expiry))
 }
 
 func (s *spentSet) len() int {

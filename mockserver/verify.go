@@ -140,10 +140,10 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if s.rules.count.Load() > 0 {
-		if rule, ok := s.rules.take(vr.token, vr.secret, vr.remoteIP); ok {
+		if rule, deleted, ok := s.rules.take(vr.token, vr.secret, vr.remoteIP); ok {
 			entry.Rule = rule.ID
 			entry.Outcome = "rule " + rule.ID + ": " + rule.describe()
-			handled := s.applyRule(w, r, rule, &entry)
+			handled := s.applyRule(w, r, rule, deleted, &entry)
 			if handled {
 				return
 			}
@@ -265,10 +265,15 @@ func (s *Server) verify(secret, token string, reg registration) verdict {
 		return verdict{outcome: outcomeInvalidResponse, site: site}
 	}
 	v := verdict{site: site, claims: c, challengeTS: c.issuedAt}
-	switch {
-	case !now.Before(c.expiresAt()):
+	if s.testHookBeforeSpend != nil {
+		s.testHookBeforeSpend()
+	}
+	// Age and single use are decided together, under one lock and one clock
+	// reading, so a concurrent clean-up cannot fall between them.
+	switch s.spent.spend(c.id, c.expiresAt(), &s.clock) {
+	case spendExpired:
 		v.outcome = outcomeExpired
-	case !s.spent.markSpent(c.id, now, c.expiresAt()):
+	case spendDuplicate:
 		v.outcome = outcomeDuplicate
 	default:
 		v.outcome = outcomeSuccess
@@ -302,16 +307,22 @@ func (s *Server) verifyNamed(n *namedState, site Site, now time.Time) verdict {
 }
 
 // applyRule answers as rule says. It reports false when the rule only
-// delayed the answer and normal verification should follow.
-func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, entry *Request) bool {
+// delayed the answer and normal verification should follow. Deleting the
+// rule (closing deleted) ends its wait early, as if the delay had run out.
+func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, deleted <-chan struct{}, entry *Request) bool {
 	delay := rule.Delay
 	if rule.Fault == FaultHang && delay == 0 {
 		delay = 30 * time.Second
 	}
-	if delay > 0 && !s.sleep(r, delay) {
-		entry.Outcome += " (interrupted: client gone or server closing)"
-		s.closeConn(w, false)
-		return true
+	if delay > 0 {
+		switch s.sleep(r, delay, deleted) {
+		case waitInterrupted:
+			entry.Outcome += " (interrupted: client gone or server closing)"
+			s.closeConn(w, false)
+			return true
+		case waitReleased:
+			entry.Outcome += " (released early: rule deleted)"
+		}
 	}
 	switch rule.Fault {
 	case FaultHang, FaultClose:
@@ -361,18 +372,28 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, en
 	return true
 }
 
-// sleep waits d, and reports false if the client went away or the server is
-// closing first.
-func (s *Server) sleep(r *http.Request, d time.Duration) bool {
+type waitResult uint8
+
+const (
+	waitElapsed     waitResult = iota
+	waitReleased               // the rule was deleted
+	waitInterrupted            // the client went away or the server is closing
+)
+
+// sleep waits d, or less if the rule is deleted, the client goes away or the
+// server closes.
+func (s *Server) sleep(r *http.Request, d time.Duration, deleted <-chan struct{}) waitResult {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return waitElapsed
+	case <-deleted:
+		return waitReleased
 	case <-r.Context().Done():
-		return false
+		return waitInterrupted
 	case <-s.closing:
-		return false
+		return waitInterrupted
 	}
 }
 
