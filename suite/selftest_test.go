@@ -89,7 +89,7 @@ var narrow = []struct {
 	{"fail-open-on-html", allKinds, []string{"OUTAGE-003"}},
 	{"lenient-json", allKinds, []string{"OUTAGE-004"}},
 	{"fail-open-on-read-error", allKinds, []string{"OUTAGE-005"}},
-	{"fail-open-on-conn-error", allKinds, []string{"OUTAGE-006"}},
+	{"fail-open-on-reset", allKinds, []string{"OUTAGE-006"}},
 	{"no-timeout", allKinds, []string{"OUTAGE-007"}},       // no answer at all
 	{"retry-on-timeout", allKinds, []string{"OUTAGE-007"}}, // an answer, but after answer_within
 	{"config-error-as-outage", allKinds, []string{"OUTAGE-008"}},
