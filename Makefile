@@ -72,6 +72,7 @@ wrk:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./mockserver
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./mockserver/fixturefile
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./suite/target
 
 ## mutate: mutation testing of the mock's verify path and the suite's cases (gremlins; slow, not in make test)
 .PHONY: mutate
