@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,8 @@ const maxAdminBody = 1 << 20
 //	POST   /__admin/tokens          TokenSpec in, {"token", "expires_at"} out
 //	GET    /__admin/clock           {"now", "offset"}
 //	POST   /__admin/clock           {"advance": "3m"}
-//	GET    /__admin/requests        the journal (?since=SEQ: only newer entries)
+//	GET    /__admin/requests        the journal, a page at a time (?since=SEQ: only newer
+//	                                entries; ?limit=N: at most N, default 1000)
 //	DELETE /__admin/requests        clear the journal
 //	GET    /__admin/rules           active rules
 //	POST   /__admin/rules           add a rule
@@ -36,24 +38,17 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("POST /__admin/tokens", s.adminIssue)
 	mux.HandleFunc("GET /__admin/clock", s.adminClock)
 	mux.HandleFunc("POST /__admin/clock", s.adminAdvance)
-	mux.HandleFunc("GET /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
-		var since uint64
-		if v := r.URL.Query().Get("since"); v != "" {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				adminError(w, http.StatusBadRequest, "since=%q: want a sequence number such as 42", v)
-				return
-			}
-			since = n
-		}
-		writeJSON(w, http.StatusOK, s.journal.snapshotSince(since))
-	})
+	mux.HandleFunc("GET /__admin/requests", s.adminRequests)
 	mux.HandleFunc("DELETE /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearRequests()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /__admin/rules", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"rules": s.Rules()})
+		rules := s.Rules() // Match.Secret already a fingerprint
+		for i := range rules {
+			rules[i].Match = s.echoMatch(rules[i].Match, true)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"rules": rules})
 	})
 	mux.HandleFunc("POST /__admin/rules", s.adminAddRule)
 	mux.HandleFunc("DELETE /__admin/rules", func(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +107,64 @@ func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
 		"requests_seen": seq,
 		"spent_tokens":  s.spent.len(),
 		"rules":         s.rules.count.Load(),
+		"goroutines":    runtime.NumGoroutine(), // for soak runs: hung or leaked handlers show here
 	})
+}
+
+// adminRequests answers a page of the journal: the oldest entries after
+// ?since=, at most ?limit= of them, and no more once the answer passes
+// JournalPageBytes. Entries are encoded one at a time, so the answer's size
+// is known before it is sent.
+func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var since uint64
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "since=%q: want a sequence number such as 42", v)
+			return
+		}
+		since = n
+	}
+	limit := DefaultJournalPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxJournalPage {
+			adminError(w, http.StatusBadRequest, "limit=%q: want a number of entries from 1 to %d (default %d)", v, MaxJournalPage, DefaultJournalPage)
+			return
+		}
+		limit = n
+	}
+	j := s.journal.page(since, limit)
+	var b []byte
+	b = append(b, "{\n  \"entries\": ["...)
+	for i, e := range j.Entries {
+		if i > 0 && len(b) >= JournalPageBytes {
+			j.Entries, j.More = j.Entries[:i], true
+			break
+		}
+		eb, err := json.MarshalIndent(e, "    ", "  ")
+		if err != nil {
+			adminError(w, http.StatusInternalServerError, "encode journal entry %d: %v", e.Seq, err)
+			return
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n    "...)
+		b = append(b, eb...)
+	}
+	if len(j.Entries) > 0 {
+		b = append(b, "\n  "...)
+	}
+	b = fmt.Appendf(b, "],\n  \"dropped\": %d,\n  \"capacity\": %d,\n  \"received\": %d", j.Dropped, j.Capacity, j.Received)
+	if j.More {
+		b = append(b, ",\n  \"more\": true"...)
+	}
+	b = append(b, "\n}\n"...)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func (s *Server) adminIssue(w http.ResponseWriter, r *http.Request) {
@@ -172,6 +224,7 @@ func (s *Server) adminAddRule(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	added.Match = s.echoMatch(added.Match, false) // as the list shows it
 	writeJSON(w, http.StatusCreated, added)
 }
 

@@ -79,16 +79,40 @@ func (c *Client) AdvanceClock(ctx context.Context, d time.Duration) (time.Time, 
 	return out.Now, err
 }
 
-// Journal implements Mock.
-func (c *Client) Journal(ctx context.Context) (Journal, error) {
-	var out Journal
-	return out, c.do(ctx, http.MethodGet, "requests", nil, &out)
-}
+// Journal implements Mock. It fetches the journal a page at a time.
+func (c *Client) Journal(ctx context.Context) (Journal, error) { return c.JournalSince(ctx, 0) }
 
-// JournalSince implements Mock; only the new entries cross the wire.
+// JournalSince implements Mock; only the new entries cross the wire, a page
+// at a time (see DefaultJournalPage). It returns the entries that were there
+// when it asked for the first page (and any newer ones that came along in
+// the last page), so it ends even while requests keep arriving.
 func (c *Client) JournalSince(ctx context.Context, seq uint64) (Journal, error) {
-	var out Journal
-	return out, c.do(ctx, http.MethodGet, "requests?since="+strconv.FormatUint(seq, 10), nil, &out)
+	var all Journal
+	var target uint64 // the newest sequence number when paging started
+	for first := true; ; first = false {
+		var page Journal
+		path := "requests?since=" + strconv.FormatUint(seq, 10) + "&limit=" + strconv.Itoa(MaxJournalPage)
+		if err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return Journal{}, err
+		}
+		if all.Entries == nil {
+			all.Entries = page.Entries
+		} else {
+			all.Entries = append(all.Entries, page.Entries...)
+		}
+		all.Dropped, all.Capacity, all.Received = page.Dropped, page.Capacity, page.Received
+		if first {
+			target = page.Received
+		}
+		if !page.More || len(page.Entries) == 0 {
+			return all, nil
+		}
+		last := page.Entries[len(page.Entries)-1].Seq
+		if last <= seq || last >= target {
+			return all, nil // no progress (never), or caught up with the start
+		}
+		seq = last
+	}
 }
 
 // ClearJournal implements Mock.

@@ -617,14 +617,18 @@ func kindAllowed(requested string, site Site) bool {
 
 // mintForPage mints a token for a page and records it in the mint log.
 func (s *Server) mintForPage(req mintRequest, origin string) (Mint, *mintError) {
+	// The mint log records through the journal's redactor: a secret pasted
+	// where the sitekey belongs (a common slip) is fingerprinted, and what is
+	// kept is cut and copied, never a substring of the request.
+	rd := s.newRedactor("", "")
 	m := Mint{
-		Time: s.clock.now(), SiteKey: truncate(req.SiteKey, 256), Requested: truncate(req.Kind, 32),
-		Widget: truncate(req.Widget, 16), Action: truncate(req.Action, 256), Hostname: truncate(req.Hostname, 255),
-		Page: truncate(req.Page, 2048), Origin: truncate(origin, 512), Enterprise: req.Enterprise,
+		Time: s.clock.now(), SiteKey: rd.value(req.SiteKey, 256), Requested: rd.value(req.Kind, 32),
+		Widget: rd.value(req.Widget, 16), Action: rd.value(req.Action, 256), Hostname: rd.value(req.Hostname, 255),
+		Page: rd.value(req.Page, 2048), Origin: rd.value(origin, 512), Enterprise: req.Enterprise,
 	}
 	if m.Hostname == "" && origin != "" {
 		if u, err := url.Parse(origin); err == nil {
-			m.Hostname = u.Hostname()
+			m.Hostname = rd.value(u.Hostname(), 255)
 		}
 	}
 	fail := func(status int, code, msg string) (Mint, *mintError) {
@@ -639,10 +643,13 @@ func (s *Server) mintForPage(req mintRequest, origin string) (Mint, *mintError) 
 	site, ok := s.bySiteKey[req.SiteKey]
 	s.mu.RUnlock()
 	if !ok {
-		return fail(http.StatusBadRequest, mintInvalidSitekey, fmt.Sprintf("Invalid site key %q: no site with this sitekey is registered with the mock", abbreviate(req.SiteKey)))
+		if fp, secret := rd.secretFingerprint(req.SiteKey); secret {
+			return fail(http.StatusBadRequest, mintInvalidSitekey, "Invalid site key: the page sent a secret key ("+fp+") as its sitekey; pages use the public sitekey, only the backend knows the secret")
+		}
+		return fail(http.StatusBadRequest, mintInvalidSitekey, fmt.Sprintf("Invalid site key %q: no site with this sitekey is registered with the mock", abbreviate(m.SiteKey)))
 	}
 	if !kindAllowed(req.Kind, site) {
-		return fail(http.StatusBadRequest, mintInvalidKeyType, fmt.Sprintf("Invalid key type: a %s widget cannot use the %s key %s", orAny(req.Kind), site.Kind, abbreviate(site.SiteKey)))
+		return fail(http.StatusBadRequest, mintInvalidKeyType, fmt.Sprintf("Invalid key type: a %s widget cannot use the %s key %s", orAny(m.Requested), site.Kind, abbreviate(site.SiteKey)))
 	}
 	spec := TokenSpec{SiteKey: site.SiteKey, Kind: site.Kind, Hostname: m.Hostname}
 	if site.Kind == V3 {
@@ -659,7 +666,7 @@ func (s *Server) mintForPage(req mintRequest, origin string) (Mint, *mintError) 
 	}
 	m.Kind, m.Token, m.ExpiresAt, m.Time = c.kind, tok, c.expiresAt(), c.issuedAt
 	if c.kind == V3 {
-		m.Action = c.action
+		m.Action = rd.value(c.action, 256)
 		score := c.score()
 		m.Score = &score
 	}

@@ -108,26 +108,31 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vr := parseVerifyRequest(r)
+	reg := s.lookup(vr.secret, vr.token)
+	// Everything the entry keeps goes through one redactor: secrets become
+	// fingerprints, the rest is cut and copied (see redactor).
+	rd := s.newRedactor(vr.secret, reg.fingerprint)
 	entry := Request{
 		Time:        s.clock.now(),
-		Method:      r.Method,
-		Path:        r.URL.Path,
-		ContentType: truncate(r.Header.Get("Content-Type"), 256),
+		Method:      http.MethodPost,
+		Path:        VerifyPath,
+		ContentType: recordContentType(r.Header.Get("Content-Type")),
 		SecretIn:    vr.secretIn,
-		Token:       truncate(vr.token, MaxTokenLength),
-		RemoteIP:    truncate(vr.remoteIP, 256),
+		Token:       rd.remember(0, vr.token, MaxTokenLength),
+		RemoteIP:    rd.remember(1, vr.remoteIP, journalMaxFieldBytes),
 		Peer:        r.RemoteAddr,
 	}
-	reg := s.lookup(vr.secret, vr.token)
+	if r.Method == http.MethodGet {
+		entry.Method = http.MethodGet // constants, not r.Method: that pins the request line
+	}
+	if r.URL.Path != VerifyPath {
+		entry.Path = keep(r.URL.Path, journalMaxFieldBytes)
+	}
 	if vr.secret != "" {
 		entry.SecretSite = reg.site.SiteKey
-		entry.SecretFingerprint = reg.fingerprint
-		if entry.SecretFingerprint == "" {
-			entry.SecretFingerprint = Fingerprint(vr.secret) // an unregistered secret
-		}
+		entry.SecretFingerprint = rd.ownFP // cached for a registered secret, computed for another
 	}
-	entry.Query = redactParams(vr.query, vr.secret, entry.SecretFingerprint)
-	entry.Form = redactParams(vr.form, vr.secret, entry.SecretFingerprint)
+	entry.Query, entry.Form = rd.params(vr.query, vr.form)
 	defer func() {
 		entry.Duration = time.Since(start)
 		s.journal.add(entry)
@@ -141,8 +146,8 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 
 	if s.rules.count.Load() > 0 {
 		if rule, deleted, ok := s.rules.take(vr.token, vr.secret, vr.remoteIP); ok {
-			entry.Rule = rule.ID
-			entry.Outcome = "rule " + rule.ID + ": " + rule.describe()
+			entry.Rule = keep(rule.ID, journalMaxRuleIDBytes)
+			entry.Outcome = truncate("rule "+entry.Rule+": "+rule.describe(), journalMaxOutcomeBytes)
 			handled := s.applyRule(w, r, rule, deleted, &entry)
 			if handled {
 				return
@@ -164,10 +169,10 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if entry.Rule == "" {
 		entry.Outcome = outcomeName(&v, s.dialect)
 	} else {
-		entry.Outcome += ", then " + outcomeName(&v, s.dialect)
+		entry.Outcome = truncate(entry.Outcome+", then "+outcomeName(&v, s.dialect), journalMaxOutcomeBytes)
 	}
 	entry.Status = http.StatusOK
-	entry.Response = string(body)
+	entry.Response = truncate(string(body), journalMaxResponseBytes) // string(body) is already a copy
 	*bp = body
 	bufPool.Put(bp)
 }
@@ -354,11 +359,11 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 			ct = s.dialect.contentType()
 		}
 		s.writeAnswer(w, status, ct, []byte(rule.Body))
-		entry.Status, entry.Response = status, rule.Body
+		entry.Status, entry.Response = status, keep(rule.Body, journalMaxResponseBytes)
 	case rule.ErrorCodes != nil:
 		body := s.dialect.appendErrorCodes(nil, rule.ErrorCodes)
 		s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
-		entry.Status, entry.Response = http.StatusOK, string(body)
+		entry.Status, entry.Response = http.StatusOK, truncate(string(body), journalMaxResponseBytes)
 	case rule.Status >= 400:
 		body := googleErrorPage(rule.Status)
 		s.writeAnswer(w, rule.Status, "text/html; charset=UTF-8", body)
