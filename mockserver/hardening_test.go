@@ -77,6 +77,11 @@ func TestTimeInputsBounded(t *testing.T) {
 			t.Errorf("token %s: HTTP %d %s, want 400 naming the 100-year limit", spec, code, body)
 		}
 	}
+	for _, rule := range []string{`{"status": 503, "delay": "9223372036854775807"}`, `{"status": 503, "delay": "2562047h"}`} {
+		if code, body := admin(t, s, http.MethodPost, "/__admin/rules", rule, ""); code != http.StatusBadRequest || !strings.Contains(body, "10m0s") {
+			t.Errorf("rule %s: HTTP %d %s, want 400 naming the 10-minute limit", rule, code, body)
+		}
+	}
 	for _, spec := range []mockserver.TokenSpec{
 		{IssuedAt: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)},
 		{IssuedAt: time.Unix(-1<<62, 0)},
