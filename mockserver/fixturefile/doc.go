@@ -68,4 +68,12 @@
 // [Parse] reports up to ten problems at once, one per line: a single problem
 // is an [*Error], several are joined with errors.Join (errors.As finds the
 // first).
+//
+// # Limits
+//
+// A fixtures file is a regular file of at most [MaxFileSize] (4 MiB); [Load]
+// refuses a device, a FIFO or a directory before opening it. Aliases may not
+// make the file stand for more than 524 288 YAML nodes (each alias counts as
+// the whole node it names), so an alias bomb is refused before any walk.
+// Target files (suite/target) share these limits and this parser.
 package fixturefile
