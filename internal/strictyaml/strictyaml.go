@@ -38,8 +38,13 @@ var ErrNotRegular = errors.New("not a regular file")
 // opening it, and reads at most MaxFileSize+1 bytes, so that Parse reports a
 // file that is too large without the rest being read. Errors name the path.
 func ReadFile(path string) ([]byte, error) {
+	// Stat before Open: opening a FIFO blocks until someone writes to it.
 	fi, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // what the caller asked for, as os.ReadFile words it
+		}
 		return nil, err
 	}
 	if err := regular(path, fi); err != nil {
