@@ -413,7 +413,7 @@ func wireNoCallWithoutToken(ctx context.Context, e *Env) error {
 		return err
 	}
 	if len(calls) > 0 {
-		return e.Fail("no siteverify call for requests without a token", "%d siteverify call(s) with an empty response parameter", len(calls))
+		return e.Fail("no siteverify call for requests without a token", "%d siteverify call(s) without a token (response %s)", len(calls), tokenlessValues(calls))
 	}
 	return nil
 }

@@ -62,6 +62,7 @@ type Env struct {
 	notes    map[string]string // token -> description
 	rules    []string
 	steps    []string
+	connLost bool // a request got no answer for another reason than its timeout
 }
 
 // Kind is the target's key type.
@@ -253,7 +254,7 @@ func (e *Env) Submit(ctx context.Context, sub Submission) (Response, error) {
 	}
 	timeout := sub.Timeout
 	if timeout == 0 {
-		timeout = e.s.requestTimeout
+		timeout = e.s.requestTimeout(e.ep)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -274,6 +275,8 @@ func (e *Env) Submit(ctx context.Context, sub Submission) (Response, error) {
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			err = fmt.Errorf("no answer within %v", timeout)
+		} else if ctx.Err() == nil {
+			e.connLost = true
 		}
 		r.Err, r.Class = err, NoAnswer
 	} else {
@@ -411,7 +414,9 @@ func (e *Env) Calls(ctx context.Context, token string) ([]mockserver.Request, er
 }
 
 // TokenlessCalls returns the journal entries since the case started that
-// carry no token.
+// carry no token as users mean it (see Tokenless): none at all, an empty
+// or blank one, or the literal "undefined" or "null" that JavaScript and
+// JSON libraries send for a missing value.
 func (e *Env) TokenlessCalls(ctx context.Context) ([]mockserver.Request, error) {
 	j, err := e.s.mock.JournalSince(ctx, e.startSeq)
 	if err != nil {
@@ -419,11 +424,35 @@ func (e *Env) TokenlessCalls(ctx context.Context) ([]mockserver.Request, error) 
 	}
 	var out []mockserver.Request
 	for _, r := range j.Since(e.startSeq) {
-		if r.Token == "" {
+		if Tokenless(r.Token) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// tokenlessValues lists the distinct response values of tokenless calls,
+// e.g. `"" and "undefined"`.
+func tokenlessValues(calls []mockserver.Request) string {
+	var vals []string
+	for _, c := range calls {
+		if q := strconv.Quote(c.Token); !slices.Contains(vals, q) {
+			vals = append(vals, q)
+		}
+	}
+	return strings.Join(vals, " and ")
+}
+
+// Tokenless reports whether a siteverify call's response parameter stands
+// for "no token": absent or empty, only white space, or "undefined" or
+// "null" in any case (what String(undefined) in JavaScript, or a JSON null
+// turned into text, produce).
+func Tokenless(response string) bool {
+	switch strings.ToLower(strings.TrimSpace(response)) {
+	case "", "undefined", "null":
+		return true
+	}
+	return false
 }
 
 // settleTime is how long counting cases wait before they read the journal,

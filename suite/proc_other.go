@@ -2,10 +2,26 @@
 
 package suite
 
-import "os/exec"
+import (
+	"os"
+	"os/exec"
+)
 
-func setProcessGroup(*exec.Cmd) {}
+func prepareCmd(*exec.Cmd) {}
 
-func terminate(cmd *exec.Cmd) error { return cmd.Process.Kill() }
+// procTree is a started backend's main process: without process groups,
+// what it spawns is not found.
+type procTree struct{ p *os.Process }
 
-func kill(cmd *exec.Cmd) error { return cmd.Process.Kill() }
+func newProcTree(pid int, _ string) *procTree {
+	p, _ := os.FindProcess(pid)
+	return &procTree{p: p}
+}
+
+func (t *procTree) signal(bool) {
+	if t.p != nil {
+		_ = t.p.Kill()
+	}
+}
+
+func (t *procTree) alive() bool { return false }

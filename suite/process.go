@@ -2,6 +2,8 @@ package suite
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,23 +23,50 @@ import (
 // maxOutputBytes is how much of a started backend's output is kept.
 const maxOutputBytes = 256 << 10
 
-// process is a backend the harness started.
+// BackendMarkerEnv is the environment variable the harness sets in a started
+// backend's environment, with a value unique to that start. Every process
+// the backend spawns inherits it (unless it clears its environment), which
+// is how the harness finds and kills descendants that left the backend's
+// process group; `grep -l SITEVERIFY_BACKEND_RUN= /proc/*/environ` finds
+// them by hand.
+const BackendMarkerEnv = "SITEVERIFY_BACKEND_RUN"
+
+// minStopGrace is the least a backend gets between SIGTERM and SIGKILL when
+// the run's deadline has already passed, so a well-behaved backend can
+// still exit cleanly; the run overshoots its deadline by at most this much.
+const minStopGrace = 200 * time.Millisecond
+
+// process is one start of a backend by the harness: its main process and
+// everything it spawns (its process group and, on Linux, every process
+// carrying its marker).
 type process struct {
 	cmd         *exec.Cmd
 	out         *tailBuffer
-	done        chan struct{}
-	waitErr     error
+	outR        *os.File      // read end of the backend's stdout/stderr pipe
+	outDone     chan struct{} // closed when the output copier ends
+	done        chan struct{} // closed when the main process has exited
+	waitErr     error         // the main process's exit, valid after done
 	stopTimeout time.Duration
+	outStart    int64 // out.total() when this start began
+	tree        *procTree
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 // startProcess starts the backend as st describes, in its own process group
 // (so stopping it also stops what it spawned, as `go run` or a shell does).
-func startProcess(st *target.Start, baseDir string, environ []string, tee io.Writer) (*process, error) {
+// Its output goes to out (bounded) and, if set, to tee.
+func startProcess(st *target.Start, baseDir string, environ []string, out *tailBuffer, tee io.Writer) (*process, error) {
 	dir := st.Dir
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(baseDir, dir)
 	}
 	env := mergeEnv(environ, st.Env)
+	marker, err := newMarker()
+	if err != nil {
+		return nil, fmt.Errorf("start backend: %w", err)
+	}
+	env = append(env, BackendMarkerEnv+"="+marker)
 	name := st.Command[0]
 	switch {
 	case strings.ContainsRune(name, filepath.Separator) || strings.ContainsRune(name, '/'):
@@ -54,17 +83,26 @@ func startProcess(st *target.Start, baseDir string, environ []string, tee io.Wri
 	cmd := exec.Command(name, st.Command[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
-	p := &process{cmd: cmd, out: &tailBuffer{max: maxOutputBytes}, done: make(chan struct{}), stopTimeout: st.StopTimeout.D()}
-	var w io.Writer = p.out
-	if tee != nil {
-		w = io.MultiWriter(p.out, tee)
+	// The backend writes into a pipe the harness reads itself, rather than
+	// through os/exec's copier: Wait then returns as soon as the main
+	// process exits, even while a child it forked still holds the pipe
+	// (that child's output is still captured).
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start backend: output pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.WaitDelay = p.stopTimeout
-	setProcessGroup(cmd)
+	prepareCmd(cmd)
+	p := &process{cmd: cmd, out: out, outR: r, outDone: make(chan struct{}), done: make(chan struct{}),
+		stopTimeout: st.StopTimeout.D(), outStart: out.total()}
 	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
 		return nil, fmt.Errorf("start backend %q (start.command, in %s): %w", strings.Join(st.Command, " "), dir, err)
 	}
+	w.Close() // the backend holds its copies
+	p.tree = newProcTree(cmd.Process.Pid, BackendMarkerEnv+"="+marker)
+	go p.copyOutput(tee)
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.done)
@@ -72,11 +110,38 @@ func startProcess(st *target.Start, baseDir string, environ []string, tee io.Wri
 	return p, nil
 }
 
+// copyOutput copies the backend's output into the tail buffer (and tee)
+// until every holder of the pipe has exited or stop closes it.
+func (p *process) copyOutput(tee io.Writer) {
+	defer close(p.outDone)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := p.outR.Read(buf)
+		if n > 0 {
+			_, _ = p.out.Write(buf[:n])
+			if tee != nil {
+				_, _ = tee.Write(buf[:n])
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func newMarker() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("marker: %w", err)
+	}
+	return strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b), nil
+}
+
 func mergeEnv(base []string, extra map[string]string) []string {
 	out := make([]string, 0, len(base)+len(extra))
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, override := extra[k]; !override {
+		if _, override := extra[k]; !override && k != BackendMarkerEnv {
 			out = append(out, kv)
 		}
 	}
@@ -110,6 +175,34 @@ func lookPathIn(name, path string) (string, error) {
 	return exec.LookPath(name)
 }
 
+// output is what this start of the backend wrote (as much as the tail
+// buffer holds).
+func (p *process) output() string {
+	return p.out.lastLines(p.outStart, maxOutputBytes, maxOutputBytes)
+}
+
+// exited reports whether the main process has exited.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// exitStatus describes how the main process ended ("exit status 2",
+// "signal: killed"), or "running".
+func (p *process) exitStatus() string {
+	if !p.exited() {
+		return "running"
+	}
+	if p.waitErr == nil {
+		return "exit status 0"
+	}
+	return p.waitErr.Error()
+}
+
 // waitReady polls readyURL (or, without one, the port) until the backend
 // answers, the process exits, or ctx ends.
 func (p *process) waitReady(ctx context.Context, readyURL string, port int) error {
@@ -124,9 +217,14 @@ func (p *process) waitReady(ctx context.Context, readyURL string, port int) erro
 	for {
 		select {
 		case <-p.done:
-			return fmt.Errorf("backend exited before it was ready (%v); its output:\n%s", p.waitErr, indent(p.out.String()))
+			// Let the copier read what the process wrote last.
+			select {
+			case <-p.outDone:
+			case <-time.After(time.Second):
+			}
+			return fmt.Errorf("backend exited before it was ready (%v); its output:\n%s", p.waitErr, indent(p.output()))
 		case <-ctx.Done():
-			return fmt.Errorf("backend not ready (waiting for %s: %s) before the timeout (start.ready_timeout); its output:\n%s", what, last, indent(p.out.String()))
+			return fmt.Errorf("backend not ready (waiting for %s: %s) before the timeout (start.ready_timeout); its output:\n%s", what, last, indent(p.output()))
 		case <-tick.C:
 		}
 		if readyURL == "" {
@@ -155,29 +253,65 @@ func (p *process) waitReady(ctx context.Context, readyURL string, port int) erro
 	}
 }
 
-// stop asks the backend's process group to exit, and kills it after the
-// stop timeout.
-func (p *process) stop() error {
-	select {
-	case <-p.done:
-		return nil
-	default:
+// stop ends the whole backend, whatever state it is in: it sends SIGTERM to
+// its process group and every process carrying its marker (also when the
+// main process has already exited: what it forked may still run), waits
+// until all are gone or the grace period ends, then sends SIGKILL. The grace
+// period is start.stop_timeout, cut to what is left before deadline (if
+// not zero), but at least minStopGrace. It is idempotent.
+func (p *process) stop(deadline time.Time) error {
+	p.stopOnce.Do(func() { p.stopErr = p.doStop(deadline) })
+	return p.stopErr
+}
+
+func (p *process) doStop(deadline time.Time) error {
+	grace := p.stopTimeout
+	capped := false
+	if !deadline.IsZero() {
+		if left := time.Until(deadline); left < grace {
+			grace, capped = max(left, min(minStopGrace, grace)), true
+		}
 	}
-	_ = terminate(p.cmd)
-	t := time.NewTimer(p.stopTimeout)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		return nil
-	case <-t.C:
+	var err error
+	p.tree.signal(false)
+	if !p.waitGone(grace) {
+		p.tree.signal(true)
+		if !p.waitGone(5 * time.Second) {
+			err = errors.New("backend processes still running after SIGKILL")
+		} else if capped {
+			err = fmt.Errorf("backend did not exit within %v (start.stop_timeout %v, cut to the run's remaining time) and was killed", grace.Round(time.Millisecond), p.stopTimeout)
+		} else {
+			err = fmt.Errorf("backend did not exit within %v (start.stop_timeout) and was killed", p.stopTimeout)
+		}
 	}
-	_ = kill(p.cmd)
+	// Every writer is gone: read what is left in the pipe, then close it.
 	select {
-	case <-p.done:
-	case <-time.After(p.stopTimeout + time.Second):
-		return errors.New("backend did not exit after SIGKILL")
+	case <-p.outDone:
+	case <-time.After(time.Second):
+		// A descendant that escaped (it cleared its environment and left
+		// the group) still holds the pipe.
 	}
-	return fmt.Errorf("backend did not exit within %v (start.stop_timeout) and was killed", p.stopTimeout)
+	p.outR.Close()
+	<-p.outDone
+	return err
+}
+
+// waitGone waits up to d for the main process and every other member of
+// the tree to be gone.
+func (p *process) waitGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if p.exited() && !p.tree.alive() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func indent(s string) string {
@@ -188,24 +322,58 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps the last max bytes written to it, in a ring of fixed
+// size: memory stays at max however much is written, and however large one
+// write is.
 type tailBuffer struct {
 	mu      sync.Mutex
 	max     int
-	buf     []byte
-	dropped int
+	ring    []byte // allocated on first write, len max
+	start   int    // index of the oldest byte
+	size    int    // bytes held
+	dropped int64
+	written int64 // bytes ever written
 }
+
+func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
 
 // Write appends p, dropping the oldest bytes beyond max.
 func (b *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.dropped += over
-		b.buf = append(b.buf[:0], b.buf[over:]...)
+	b.written += int64(n)
+	if b.ring == nil {
+		b.ring = make([]byte, b.max)
 	}
-	return len(p), nil
+	if len(p) > b.max {
+		b.dropped += int64(len(p) - b.max)
+		p = p[len(p)-b.max:]
+	}
+	if over := b.size + len(p) - b.max; over > 0 {
+		b.dropped += int64(over)
+		b.start = (b.start + over) % b.max
+		b.size -= over
+	}
+	end := (b.start + b.size) % b.max
+	c := copy(b.ring[end:], p)
+	copy(b.ring, p[c:])
+	b.size += len(p)
+	return n, nil
+}
+
+// bytes returns a copy of what is held, oldest first.
+func (b *tailBuffer) bytes() []byte {
+	out := make([]byte, 0, b.size)
+	if b.size == 0 {
+		return out
+	}
+	end := b.start + b.size
+	if end <= b.max {
+		return append(out, b.ring[b.start:end]...)
+	}
+	out = append(out, b.ring[b.start:]...)
+	return append(out, b.ring[:end-b.max]...)
 }
 
 // String returns what is kept, noting how much was dropped.
@@ -213,7 +381,35 @@ func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.dropped > 0 {
-		return fmt.Sprintf("[%d earlier bytes dropped]\n%s", b.dropped, b.buf)
+		return fmt.Sprintf("[%d earlier bytes dropped]\n%s", b.dropped, b.bytes())
 	}
-	return string(b.buf)
+	return string(b.bytes())
+}
+
+// total returns how many bytes were ever written.
+func (b *tailBuffer) total() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.written
+}
+
+// lastLines returns at most n of the last lines written since offset
+// (a total() reading), and at most maxBytes.
+func (b *tailBuffer) lastLines(since int64, n, maxBytes int) string {
+	b.mu.Lock()
+	held := b.bytes()
+	if keep := b.written - since; keep >= 0 && keep < int64(len(held)) {
+		held = held[int64(len(held))-keep:]
+	}
+	s := string(held)
+	b.mu.Unlock()
+	s = strings.TrimRight(s, "\n")
+	if len(s) > maxBytes {
+		s = "…" + strings.ToValidUTF8(s[len(s)-maxBytes:], "")
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -23,8 +23,13 @@ func TestHelperBackend(t *testing.T) {
 	if os.Getenv("SUITE_HELPER_BACKEND") != "1" {
 		t.Skip("helper process for TestStartSection")
 	}
+	flaws, err := refbackend.ParseFlaws(os.Getenv("HELPER_FLAWS"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		os.Exit(3)
+	}
 	h, err := refbackend.New(refbackend.Config{VerifyURL: os.Getenv("HELPER_VERIFY_URL"), Secret: os.Getenv("HELPER_SECRET"),
-		SiteKey: os.Getenv("HELPER_SITEKEY"), Hostnames: []string{"localhost"}, Timeout: time.Second})
+		SiteKey: os.Getenv("HELPER_SITEKEY"), Hostnames: []string{"localhost"}, Timeout: time.Second, Flaws: flaws})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		os.Exit(3)

@@ -20,6 +20,11 @@ const (
 	StatusPassed  Status = "passed"
 	StatusFailed  Status = "failed"
 	StatusSkipped Status = "skipped"
+	// StatusError is a case that was not run because the harness could
+	// not run it: the backend crashed earlier and could not be restarted.
+	// It is neither a pass nor a failure of the backend, but it fails the
+	// run.
+	StatusError Status = "error"
 )
 
 // Result is the outcome of one case.
@@ -31,7 +36,7 @@ type Result struct {
 	Area        string `json:"area"`
 	Requirement string `json:"requirement"`
 	Reference   string `json:"reference"`
-	// Status is passed, failed or skipped.
+	// Status is passed, failed, skipped or error (not run).
 	Status Status `json:"status"`
 	// Counted is whether a failure fails the run: true for MUST cases, and
 	// for SHOULD cases in strict mode.
@@ -43,6 +48,9 @@ type Result struct {
 	Expected string `json:"expected,omitempty"`
 	Actual   string `json:"actual,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// Crash is set when the backend crashed during the case (the case then
+	// failed), with what the harness did about it.
+	Crash *Crash `json:"crash,omitempty"`
 	// Steps is what the case sent and what the backend answered.
 	Steps []string `json:"steps,omitempty"`
 	// Journal holds the siteverify calls the case caused, as the mock saw
@@ -113,6 +121,12 @@ type Summary struct {
 	// Warnings are failed SHOULD cases not counted as failures (they are
 	// not in Failed).
 	Warnings int `json:"warnings"`
+	// Errors are cases not run because the backend was down for good.
+	Errors int `json:"errors,omitempty"`
+	// Crashes counts backend crashes; Restarts how many of them the
+	// harness recovered from by restarting the backend.
+	Crashes  int `json:"crashes,omitempty"`
+	Restarts int `json:"restarts,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -141,8 +155,9 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Passed reports whether no counted case failed.
-func (r Report) Passed() bool { return r.Summary.Failed == 0 }
+// Passed reports whether no counted case failed and every selected case
+// ran.
+func (r Report) Passed() bool { return r.Summary.Failed == 0 && r.Summary.Errors == 0 }
 
 // Failed returns the IDs of failed cases, warnings included, in catalog
 // order.
@@ -171,6 +186,7 @@ func (s *Session) Report() Report {
 	s.mu.Lock()
 	results := append([]Result(nil), s.results...)
 	ended := s.ended
+	notes := append([]string(nil), s.notes...)
 	s.mu.Unlock()
 	if ended.IsZero() {
 		ended = time.Now()
@@ -184,9 +200,18 @@ func (s *Session) Report() Report {
 		Target: s.cfg.Target.Name, TargetFile: s.cfg.Target.File, Kind: string(s.cfg.Target.Kind),
 		OutagePolicy: s.cfg.Target.Outage.Policy, MockURL: s.mock.URL(), Strict: s.cfg.Strict, Seed: s.cfg.Seed,
 		Started: s.started, Duration: ended.Sub(s.started), Results: results, TargetOutput: s.BackendOutput(),
+		Notes: notes,
 	}
 	for _, r := range results {
+		if r.Crash != nil {
+			rep.Summary.Crashes++
+			if r.Crash.Restarted {
+				rep.Summary.Restarts++
+			}
+		}
 		switch {
+		case r.Status == StatusError:
+			rep.Summary.Errors++
 		case r.Status == StatusPassed:
 			rep.Summary.Passed++
 		case r.Status == StatusSkipped:
@@ -211,13 +236,18 @@ func (r Report) WriteJSON(w io.Writer) error {
 // "PASS  ACCEPT-001  accepts a valid token  (12ms)". Failed SHOULD cases
 // that do not count are WARN.
 func ConsoleLine(r Result) string {
-	tag := map[Status]string{StatusPassed: "PASS", StatusFailed: "FAIL", StatusSkipped: "SKIP"}[r.Status]
+	tag := map[Status]string{StatusPassed: "PASS", StatusFailed: "FAIL", StatusSkipped: "SKIP", StatusError: "ERR"}[r.Status]
 	if r.Warning() {
 		tag = "WARN"
 	}
 	line := fmt.Sprintf("%-4s  %-10s  %s  (%s)", tag, r.ID, r.Title, roundDuration(r.Duration))
-	if r.Status == StatusSkipped && r.Reason != "" {
+	switch {
+	case r.Status == StatusSkipped && r.Reason != "":
 		line += "  " + strings.ReplaceAll(r.Reason, "\n", "; ")
+	case r.Status == StatusError:
+		line += "  " + firstLine(r.Actual)
+	case r.Crash != nil:
+		line += "  BACKEND CRASHED: " + r.Crash.String()
 	}
 	return line
 }
@@ -226,7 +256,7 @@ func ConsoleLine(r Result) string {
 // warning (or any result when verbose), its indented details.
 func WriteConsoleResult(w io.Writer, r Result, verbose bool) {
 	fmt.Fprintln(w, ConsoleLine(r))
-	if r.Status == StatusFailed || (verbose && r.Status == StatusPassed) {
+	if r.Status == StatusFailed || (verbose && r.Status != StatusSkipped) {
 		r.writeDetails(w, "      ")
 	}
 }
@@ -237,6 +267,12 @@ func (r Report) SummaryLine() string {
 	s := fmt.Sprintf("%d passed, %d failed, %d skipped", r.Summary.Passed, r.Summary.Failed, r.Summary.Skipped)
 	if r.Summary.Warnings > 0 {
 		s += fmt.Sprintf(", %d warning(s) (failed SHOULD cases; --strict counts them)", r.Summary.Warnings)
+	}
+	if r.Summary.Crashes > 0 {
+		s += fmt.Sprintf(", %d backend crash(es), %d restart(s)", r.Summary.Crashes, r.Summary.Restarts)
+	}
+	if r.Summary.Errors > 0 {
+		s += fmt.Sprintf(", %d not run (backend down)", r.Summary.Errors)
 	}
 	return s
 }
@@ -347,6 +383,13 @@ func (r Report) WriteJUnit(w io.Writer) error {
 			{"strict", fmt.Sprint(r.Strict)}, {"seed", fmt.Sprint(r.Seed)}},
 		SystemOut: cdata(r.TargetOutput),
 	}
+	if r.Summary.Crashes > 0 {
+		s.Properties = append(s.Properties, junitProperty{"backend_crashes", fmt.Sprint(r.Summary.Crashes)},
+			junitProperty{"backend_restarts", fmt.Sprint(r.Summary.Restarts)})
+	}
+	for _, n := range r.Notes {
+		s.Properties = append(s.Properties, junitProperty{"note", xmlSafe(n)})
+	}
 	for _, res := range r.Results {
 		c := junitCase{Name: res.ID + " " + res.Title, Classname: "siteverify.conform." + res.Area, Time: secs(res.Duration)}
 		var details strings.Builder
@@ -357,6 +400,12 @@ func (r Report) WriteJUnit(w io.Writer) error {
 			s.Skipped++
 		case res.Warning():
 			c.SystemOut = cdata("WARNING: SHOULD requirement not met (not counted without --strict)\n" + details.String())
+		case res.Status == StatusError:
+			c.Error = &junitMessage{Message: xmlSafe(firstLine(res.Actual)), Type: "not-run", Text: xmlSafe(details.String())}
+			s.Errors++
+		case res.Status == StatusFailed && res.Crash != nil:
+			c.Failure = &junitMessage{Message: xmlSafe("backend crashed: " + res.Crash.String()), Type: "backend-crash", Text: xmlSafe(details.String())}
+			s.Failures++
 		case res.Status == StatusFailed && res.HarnessError:
 			c.Error = &junitMessage{Message: xmlSafe(firstLine(res.Actual)), Type: "harness", Text: xmlSafe(details.String())}
 			s.Errors++

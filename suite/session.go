@@ -39,8 +39,10 @@ type Config struct {
 	// Timeout bounds the whole run, backend start included; 0 means no
 	// bound beyond the context.
 	Timeout time.Duration
-	// RequestTimeout bounds each request to the backend except the hang
-	// case's; 0 means DefaultRequestTimeout.
+	// RequestTimeout, when not 0, bounds each request to the backend
+	// except the hang case's, overriding the target. 0 takes it from the
+	// target: the endpoint's request_timeout, else outage.answer_within
+	// plus RequestMargin.
 	RequestTimeout time.Duration
 	// OnResult, if set, is called after each case with its result, from
 	// the goroutine that ran the case.
@@ -53,8 +55,11 @@ type Config struct {
 	BackendOutput io.Writer
 }
 
-// DefaultRequestTimeout bounds a request to the backend.
-const DefaultRequestTimeout = 10 * time.Second
+// RequestMargin is added to the target's outage.answer_within to bound a
+// request to an endpoint without its own request_timeout: a backend may
+// take up to answer_within to answer when siteverify hangs, and no
+// ordinary answer should take longer.
+const RequestMargin = time.Second
 
 // Session is a prepared conformance run: the mock with the target's site
 // registered, the backend started and ready, and the results so far. Run
@@ -63,20 +68,25 @@ const DefaultRequestTimeout = 10 * time.Second
 // from several goroutines, but cases should run one at a time: a case
 // installs rules and reads the journal of a shared mock.
 type Session struct {
-	cfg            Config
-	target         *target.Target // placeholders expanded
-	site           mockserver.Site
-	mock           mockserver.Mock
-	ownMock        *mockserver.Server
-	proc           *process
-	client         *http.Client
-	transport      *http.Transport
-	requestTimeout time.Duration
-	ipSeq          atomic.Uint32
-	started        time.Time
-	closeOnce      sync.Once
+	cfg       Config
+	target    *target.Target // placeholders expanded
+	site      mockserver.Site
+	mock      mockserver.Mock
+	ownMock   *mockserver.Server
+	client    *http.Client
+	transport *http.Transport
+	ipSeq     atomic.Uint32
+	started   time.Time
+	closeOnce sync.Once
+	deadline  time.Time // the run's, from NewSession's context; zero if none
+	port      int       // {{port}}, kept across restarts
+	out       *tailBuffer
+	watch     *watch // nil when the backend cannot be watched
 
 	mu      sync.Mutex
+	proc    *process // the current start of the backend; replaced on restart
+	down    string   // why cases are no longer run ("" while the backend is up)
+	notes   []string
 	results []Result
 	ended   time.Time
 }
@@ -87,10 +97,8 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 	if cfg.Target == nil {
 		return nil, errors.New("suite: Config.Target is nil")
 	}
-	s := &Session{cfg: cfg, started: time.Now(), requestTimeout: cfg.RequestTimeout}
-	if s.requestTimeout == 0 {
-		s.requestTimeout = DefaultRequestTimeout
-	}
+	s := &Session{cfg: cfg, started: time.Now(), out: newTailBuffer(maxOutputBytes)}
+	s.deadline, _ = ctx.Deadline()
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -128,6 +136,7 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 		if vars.Port, err = freePort(); err != nil {
 			return nil, fmt.Errorf("pick a port for the backend: %w", err)
 		}
+		s.port = vars.Port
 	}
 	if s.target, err = t.Expand(vars); err != nil {
 		return nil, err
@@ -143,25 +152,55 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 		Transport:     s.transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if st := s.target.Start; st != nil {
-		environ := cfg.Environ
-		if environ == nil {
-			environ = os.Environ()
-		}
-		startCtx := ctx
-		if d := st.ReadyTimeout.D(); d > 0 {
-			var cancel context.CancelFunc
-			startCtx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-		if s.proc, err = startProcess(st, t.Dir, environ, cfg.BackendOutput); err != nil {
-			return nil, err
-		}
-		if err := s.proc.waitReady(startCtx, st.ReadyURL, vars.Port); err != nil {
+	if s.target.Start != nil {
+		if err := s.startBackend(ctx); err != nil {
 			return nil, err
 		}
 	}
+	s.watch = newWatch(s.target)
 	return s, nil
+}
+
+// startBackend starts the backend as the target's start section says and
+// waits until it is ready.
+func (s *Session) startBackend(ctx context.Context) error {
+	st := s.target.Start
+	environ := s.cfg.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	if d := st.ReadyTimeout.D(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	p, err := startProcess(st, s.cfg.Target.Dir, environ, s.out, s.cfg.BackendOutput)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	return p.waitReady(ctx, st.ReadyURL, s.port)
+}
+
+// backend returns the current start of the backend, nil without one.
+func (s *Session) backend() *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// requestTimeout bounds a request to ep: Config.RequestTimeout, else the
+// endpoint's request_timeout, else outage.answer_within plus RequestMargin.
+func (s *Session) requestTimeout(ep *target.Endpoint) time.Duration {
+	switch {
+	case s.cfg.RequestTimeout > 0:
+		return s.cfg.RequestTimeout
+	case ep.RequestTimeout > 0:
+		return ep.RequestTimeout.D()
+	}
+	return s.target.Outage.AnswerWithin.D() + RequestMargin
 }
 
 func orDefault(a, b string) string {
@@ -202,12 +241,7 @@ func (s *Session) Site() mockserver.Site { return s.site }
 
 // BackendOutput is what the started backend wrote so far (the last 256
 // KiB), "" if the harness did not start it.
-func (s *Session) BackendOutput() string {
-	if s.proc == nil {
-		return ""
-	}
-	return s.proc.out.String()
-}
+func (s *Session) BackendOutput() string { return s.out.String() }
 
 // Close stops the backend (if the session started it) and the in-process
 // mock (if it started one). It is idempotent. The mock goes first, so a
@@ -218,8 +252,8 @@ func (s *Session) Close() error {
 		if s.ownMock != nil {
 			s.ownMock.Close()
 		}
-		if s.proc != nil {
-			err = s.proc.stop()
+		if p := s.backend(); p != nil {
+			err = p.stop(s.deadline)
 		}
 		if s.transport != nil {
 			s.transport.CloseIdleConnections()
@@ -242,12 +276,29 @@ func (s *Session) RunCase(ctx context.Context, id string) Result {
 	start := time.Now()
 	res := Result{ID: c.ID, Title: c.Title, Level: c.Level, Area: c.Area(), Requirement: c.Requirement,
 		Reference: c.Reference, Started: start, Counted: c.Level == Must || s.cfg.Strict}
-	if !c.AppliesTo(s.target.Kind) {
+	switch {
+	case !c.AppliesTo(s.target.Kind):
 		res.Status, res.Reason = StatusSkipped, fmt.Sprintf("applies to %s, not %s", c.KindsString(), s.target.Kind)
-	} else {
-		s.runEndpoints(ctx, c, &res)
+	case !s.ensureUp(ctx, c.ID):
+		res.Status, res.Counted, res.Actual = StatusError, true, "not run: "+s.downReason()
+	default:
+		connLost := s.runEndpoints(ctx, c, &res)
+		res.Duration = time.Since(start)
+		if ctx.Err() == nil {
+			if cr := s.checkCrash(ctx, connLost); cr != nil {
+				s.recover(ctx, cr, "during "+c.ID)
+				// A crash fails the run whatever the case's level.
+				res.Status, res.Crash, res.Counted = StatusFailed, cr, true
+				res.Actual = crashActual(cr, res.Actual)
+				if res.Expected == "" {
+					res.Expected = "the backend keeps running and answering"
+				}
+			}
+		}
 	}
-	res.Duration = time.Since(start)
+	if res.Duration == 0 {
+		res.Duration = time.Since(start)
+	}
 	s.mu.Lock()
 	s.results = append(s.results, res)
 	s.mu.Unlock()
@@ -257,7 +308,29 @@ func (s *Session) RunCase(ctx context.Context, id string) Result {
 	return res
 }
 
-func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) {
+// ensureUp checks, before case id, that the backend is up, and restarts it
+// if it went down since the last case; false means it is down for good.
+func (s *Session) ensureUp(ctx context.Context, id string) bool {
+	if s.downReason() != "" {
+		return false
+	}
+	if status := s.downStatus(); status != "" && ctx.Err() == nil {
+		s.recover(ctx, &Crash{Status: status}, "after the previous case ended, before "+id)
+	}
+	return s.downReason() == ""
+}
+
+// downReason says why cases are no longer run, "" while they are.
+func (s *Session) downReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
+}
+
+// runEndpoints runs case c against every endpoint into res, and reports
+// whether a request lost its connection (a sign the backend may have
+// crashed).
+func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) (connLost bool) {
 	multi := len(s.target.Endpoints) > 1
 	var expected, actual, reasons []string
 	failed, skipped := false, 0
@@ -293,6 +366,7 @@ func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) {
 		}
 		res.Journal = append(res.Journal, e.excerpt(ctx)...)
 		e.cleanup(ctx)
+		connLost = connLost || e.connLost
 		if ctx.Err() != nil {
 			break
 		}
@@ -308,6 +382,7 @@ func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) {
 	res.Expected = strings.Join(expected, "\n")
 	res.Actual = strings.Join(actual, "\n")
 	res.Reason = strings.Join(reasons, "\n")
+	return connLost
 }
 
 // runGuarded runs a case function, turning a panic into a harness error.
@@ -329,7 +404,7 @@ func (e *Env) excerpt(ctx context.Context) []mockserver.Request {
 	}
 	var out []mockserver.Request
 	for _, r := range j.Since(e.startSeq) {
-		if r.Token == "" || containsString(e.tokens, r.Token) {
+		if Tokenless(r.Token) || containsString(e.tokens, r.Token) {
 			out = append(out, r)
 		}
 	}

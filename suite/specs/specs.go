@@ -67,7 +67,7 @@ func declare(session func() *suite.Session, parent context.Context) bool {
 					ginkgo.Skip(res.Reason)
 				case res.Warning():
 					ginkgo.AddReportEntry("warning", res.FailureMessage())
-				case res.Status == suite.StatusFailed:
+				case res.Status == suite.StatusFailed, res.Status == suite.StatusError:
 					ginkgo.Fail(res.FailureMessage())
 				}
 			})

@@ -130,6 +130,11 @@ type Endpoint struct {
 	ClientIPHeader string `yaml:"client_ip_header"`
 	// Classify overrides the top-level classify section for this endpoint.
 	Classify *Classify `yaml:"classify"`
+	// RequestTimeout bounds each request the suite sends to this endpoint,
+	// e.g. "15s" (at most 5m). Default: outage.answer_within plus one
+	// second. The hang case (OUTAGE-007) always waits answer_within plus
+	// one second.
+	RequestTimeout Duration `yaml:"request_timeout"`
 }
 
 // TokenPlace is where the reCAPTCHA token goes in a request.

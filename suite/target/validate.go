@@ -273,6 +273,9 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 	case !validHeaderName(ep.ClientIPHeader):
 		p.errorf(path+".client_ip_header", "%q is not a valid HTTP header name (or \"none\")", ep.ClientIPHeader)
 	}
+	if d := ep.RequestTimeout.D(); d < 0 || d > MaxAnswerWithin {
+		p.errorf(path+".request_timeout", "%v is out of range; use a duration between 1ms and %v, e.g. 15s", d, MaxAnswerWithin)
+	}
 }
 
 func urlPath(raw string) string {

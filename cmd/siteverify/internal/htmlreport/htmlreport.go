@@ -132,7 +132,9 @@ func buildView(doc Document) view {
 					col.Conform.Warnings++
 				case res.Status == suite.StatusPassed:
 					col.Conform.Passed++
-				case res.Status == suite.StatusFailed:
+				case res.Status == suite.StatusFailed, res.Status == suite.StatusError:
+					// A case not run because the backend was down counts
+					// against the run, shown with its own "error" badge.
 					col.Conform.Failed++
 					col.Verdict = "fail"
 				default:

@@ -1,0 +1,198 @@
+package suite_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/siteverify/siteverify/suite"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// TestCrashRestart runs the whole catalog against the reference backend
+// with the crash-on-transport-error flaw, started as a process: the two
+// cases whose siteverify call fails at the transport (a reset, a hang past
+// the backend's 1s client timeout) crash it. Each of them fails with
+// "backend crashed", the harness restarts the backend, and every later case
+// is judged on the new process and passes.
+func TestCrashRestart(t *testing.T) {
+	t.Parallel()
+	tg, err := target.Load(helperTarget(t, `    HELPER_FLAWS: crash-on-transport-error`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var console bytes.Buffer
+	rep.WriteConsole(&console, false)
+	want := []string{"OUTAGE-006", "OUTAGE-007"}
+	if got := rep.Failed(); !slices.Equal(got, want) {
+		t.Fatalf("failed cases = %v, want %v\n%s", got, want, console.String())
+	}
+	for _, r := range rep.Results {
+		switch {
+		case slices.Contains(want, r.ID):
+			if r.Crash == nil || !r.Crash.Restarted || r.Crash.Status != "exit status 2" {
+				t.Errorf("%s: crash = %+v, want exit status 2, restarted", r.ID, r.Crash)
+			}
+			for _, w := range []string{"backend crashed: exit status 2", "unhandled siteverify transport error", "the harness restarted the backend"} {
+				if !strings.Contains(r.Actual, w) {
+					t.Errorf("%s: actual lacks %q:\n%s", r.ID, w, r.Actual)
+				}
+			}
+		case r.ID == "REJECT-005": // android only
+			if r.Status != suite.StatusSkipped {
+				t.Errorf("%s: %s", r.ID, r.Status)
+			}
+		case r.Status != suite.StatusPassed:
+			t.Errorf("%s: %s, want passed on the restarted backend: %s", r.ID, r.Status, r.Actual)
+		}
+	}
+	if s := rep.Summary; s.Crashes != 2 || s.Restarts != 2 || s.Errors != 0 || s.Failed != 2 {
+		t.Errorf("summary = %+v", s)
+	}
+	if len(rep.Notes) != 2 || !strings.Contains(rep.Notes[0], "the backend crashed during OUTAGE-006 (exit status 2); restarted, ready in") {
+		t.Errorf("notes = %q", rep.Notes)
+	}
+	if !strings.Contains(rep.TargetOutput, "--- siteverify: the backend crashed during OUTAGE-007 (exit status 2); restarting it ---") {
+		t.Errorf("the backend output does not mark the restart:\n%s", rep.TargetOutput)
+	}
+
+	// Every report shows the crash and the restart.
+	c := console.String()
+	for _, w := range []string{"FAIL  OUTAGE-006", "BACKEND CRASHED: exit status 2; the harness restarted the backend", "2 backend crash(es), 2 restart(s)",
+		"note: the backend crashed during OUTAGE-007"} {
+		if !strings.Contains(c, w) {
+			t.Errorf("console report lacks %q:\n%s", w, c)
+		}
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Summary suite.Summary `json:"summary"`
+		Results []struct {
+			ID    string         `json:"id"`
+			Crash map[string]any `json:"crash"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	crashes := 0
+	for _, r := range back.Results {
+		if r.Crash != nil {
+			crashes++
+			if r.Crash["status"] != "exit status 2" || r.Crash["restarted"] != true {
+				t.Errorf("JSON crash of %s = %v", r.ID, r.Crash)
+			}
+		}
+	}
+	if crashes != 2 || back.Summary.Restarts != 2 {
+		t.Errorf("JSON: %d crashes, summary %+v", crashes, back.Summary)
+	}
+	var ju bytes.Buffer
+	if err := rep.WriteJUnit(&ju); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []struct {
+			Props []struct {
+				Name  string `xml:"name,attr"`
+				Value string `xml:"value,attr"`
+			} `xml:"properties>property"`
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Type    string `xml:"type,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(ju.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var crashed []string
+	props := map[string]string{}
+	for _, p := range doc.Suites[0].Props {
+		props[p.Name] = p.Value
+	}
+	for _, tc := range doc.Suites[0].Cases {
+		if tc.Failure != nil && tc.Failure.Type == "backend-crash" && strings.Contains(tc.Failure.Message, "restarted") {
+			crashed = append(crashed, strings.Fields(tc.Name)[0])
+		}
+	}
+	if !slices.Equal(crashed, want) || props["backend_restarts"] != "2" {
+		t.Errorf("JUnit: crashed cases %v, properties %v", crashed, props)
+	}
+}
+
+// TestCrashRestartFails: when the backend cannot be started again, the
+// case that crashed it fails and the remaining cases are not run: an
+// error, never a failure.
+func TestCrashRestartFails(t *testing.T) {
+	t.Parallel()
+	path := helperTarget(t, `    HELPER_FLAWS: crash-on-transport-error`)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wrap the command: a second start exits 9.
+	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'if [ -e started ]; then echo "cannot start twice" >&2; exit 9; fi; touch started; exec "$0" "$@"', `, 1)
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Focus: []string{"ACCEPT-001", "OUTAGE-006", "OUTAGE-008", "LEAK-001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]suite.Status{}
+	for _, r := range rep.Results {
+		got[r.ID] = r.Status
+	}
+	want := map[string]suite.Status{"ACCEPT-001": suite.StatusPassed, "OUTAGE-006": suite.StatusFailed,
+		"OUTAGE-008": suite.StatusError, "LEAK-001": suite.StatusError}
+	var console bytes.Buffer
+	rep.WriteConsole(&console, false)
+	for id, st := range want {
+		if got[id] != st {
+			t.Errorf("%s: %s, want %s\n%s", id, got[id], st, console.String())
+		}
+	}
+	if r := rep.Results[1]; r.Crash == nil || r.Crash.Restarted || !strings.Contains(r.Crash.RestartError, "exit status 9") ||
+		!strings.Contains(r.Crash.RestartError, "cannot start twice") {
+		t.Errorf("OUTAGE-006 crash = %+v", r.Crash)
+	}
+	if r := rep.Results[2]; !strings.HasPrefix(r.Actual, "not run: the backend crashed during OUTAGE-006 (exit status 2) and could not be restarted") {
+		t.Errorf("OUTAGE-008 actual = %q", r.Actual)
+	}
+	if s := rep.Summary; rep.Passed() || s.Errors != 2 || s.Failed != 1 || s.Crashes != 1 || s.Restarts != 0 {
+		t.Errorf("passed=%v summary=%+v", rep.Passed(), s)
+	}
+	c := console.String()
+	for _, w := range []string{"ERR   OUTAGE-008", "2 not run (backend down)"} {
+		if !strings.Contains(c, w) {
+			t.Errorf("console lacks %q:\n%s", w, c)
+		}
+	}
+	var ju bytes.Buffer
+	_ = rep.WriteJUnit(&ju)
+	if n := strings.Count(ju.String(), `<error message="not run: the backend crashed during OUTAGE-006`); n != 2 {
+		t.Errorf("JUnit has %d not-run errors, want 2:\n%s", n, ju.String())
+	}
+	_ = filepath.Join
+}
