@@ -51,12 +51,19 @@ demo: build
 generate:
 	$(GO) run ./suite/cmd/catalogmd
 
-## bench: handler benchmarks, heap for 1M spent tokens, and the binary vs bare net/http under wrk
+## bench: handler benchmarks, heap for 1M spent tokens and a worst-case journal, and the binary vs bare net/http under wrk
 .PHONY: bench
 bench: build wrk
 	$(GO) test -run '^$$' -bench 'Issue|Verify' -benchmem ./mockserver
-	$(GO) test -run '^$$' -bench SpentMemory -benchtime 1x ./mockserver
+	$(GO) test -run '^$$' -bench 'SpentMemory|JournalMemory' -benchtime 1x ./mockserver
 	$(GO) run ./mockserver/internal/benchload --bin $(BIN)
+
+## soak: drive bin/siteverify for SOAK_DURATION (default 3m) on loopback; RSS, goroutines, single-use violations (not in make test)
+SOAK_DURATION ?= 3m
+.PHONY: soak
+soak:
+	$(GO) build -o $(BIN) ./cmd/siteverify
+	$(GO) run ./mockserver/internal/soak --bin $(BIN) --duration $(SOAK_DURATION)
 
 ## wrk: make sure the wrk load generator is installed (installs Debian's package as root)
 .PHONY: wrk
