@@ -11,12 +11,25 @@
 //
 //	FLOW-001 happy path: token, submit, verified once with the page's
 //	         sitekey, hostname and action, success shown (v3, v2)
-//	FLOW-002 resubmitting the same token is rejected (v3, v2)
+//	FLOW-002 resubmitting the same token is rejected (v3, v2): the request
+//	         that carried the token (form post, XHR or fetch) is sent again
+//	         exactly and the backend's answer judged
 //	FLOW-003 token held past its lifetime: the mock's clock moves 3m between
 //	         load and submit; only a page that asks at submit time passes (v3)
 //	FLOW-004 a low scripted score shows a rejection, never success (v3)
 //	FLOW-005 v2 expiry: expired-callback runs and the page recovers (v2)
 //	FLOW-006 the page's action is the backend's (v3)
+//
+// Submit requests: every tab records the page's form posts and its XHR and
+// fetch requests (with the backend's answers to the latter) through the
+// DevTools Fetch domain. The flows find the request that carried the token
+// among them, in its URL, a header or its body. FLOW-002 sends a form post
+// again from the page, judged by what the page shows; an XHR or fetch
+// request again from Go with the same method, URL, headers, the browser's
+// cookies for the URL and body, judged by the backend's answer: a 4xx/5xx
+// after a success, or the answer a forged token gets, is a refusal; the same
+// answer as the first is an acceptance; JSON answers are compared field by
+// field (a boolean that flips or an error field that appears is a refusal).
 //
 // One browser serves a whole run; every flow gets a fresh browser context
 // (no cookies or storage shared) and runs alone, because flows move the

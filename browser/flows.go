@@ -48,8 +48,10 @@ var catalog = []Flow{
 	},
 	{
 		ID: "FLOW-002", Title: "resubmitting the same token is rejected",
-		Checks: "Posting the same form again with the same token (back button and resubmit, a double click) never shows success: " +
-			"tokens are single use, so the backend must verify again and refuse.",
+		Checks: "Sending the page's submit request again with the same token (back button and resubmit, a double click, a retried fetch) is refused: " +
+			"tokens are single use, so the backend must verify again and refuse. The request that carried the token is captured (form post, XHR or fetch) " +
+			"and sent again exactly: a form post from the page, judged by what the page shows; an XHR or fetch request with the same method, URL, headers, " +
+			"cookies and body, judged by the backend's answer.",
 		Kinds: []Kind{KindV3, KindV2Checkbox, KindV2Invisible},
 		run:   flowResubmit,
 	},
@@ -192,10 +194,19 @@ func flowResubmit(fr *flowRun) error {
 	}
 	sub, ok := fr.submissionWith(token)
 	if !ok {
-		return errors.New("the page did not submit a form post (it may send the token with fetch or XHR); FLOW-002 replays form posts only")
+		if token == "" {
+			return errors.New("the page sent no request with a body to its backend, so there is nothing to send again")
+		}
+		return fmt.Errorf("no request the page sent (form post, XHR or fetch) carried its token %s in its URL, headers or body", abbrev(token))
 	}
-	second, err := fr.replay(sub)
-	if err != nil {
+	var second outcome
+	how := ""
+	if sub.isScripted() {
+		if second, how, err = fr.replayScripted(sub, token); err != nil {
+			return err
+		}
+		how = ": " + how
+	} else if second, err = fr.replay(sub); err != nil {
 		return err
 	}
 	firstNote := ""
@@ -203,6 +214,9 @@ func flowResubmit(fr *flowRun) error {
 		firstNote = fmt.Sprintf(" (the first post already showed %s, so this check is weak)", describeOutcome(first))
 	}
 	j := fr.journal()
+	if second == outcomeNone && sub.isScripted() {
+		return fmt.Errorf("cannot judge the replayed XHR/fetch request%s", how)
+	}
 	if second == outcomeSuccess {
 		why := ""
 		if !fr.staging && token != "" {
@@ -213,11 +227,18 @@ func flowResubmit(fr *flowRun) error {
 				why = "; " + describeVerifications(j, token) + ", yet the backend accepted"
 			}
 		}
-		return failf("the same token was accepted twice: the second post showed success%s", why)
+		what := "the second post showed success"
+		if sub.isScripted() {
+			what = "the backend accepted the replayed XHR/fetch request" + how
+		}
+		return failf("the same token was accepted twice: %s%s", what, why)
 	}
 	detail := ""
 	if !fr.staging && token != "" {
 		detail = "; " + describeVerifications(j, token)
+	}
+	if sub.isScripted() {
+		return passf("the replayed XHR/fetch request %s %s was refused%s%s%s", sub.Method, sub.URL, how, detail, firstNote)
 	}
 	return passf("the second post showed %s%s%s", describeOutcome(second), detail, firstNote)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,15 +28,63 @@ var GooglePatterns = []string{
 	"*://www.gstatic.com/recaptcha/*",
 }
 
-// Submission is a document request with a body the page sent (a form post),
-// as the browser sent it.
+// Submission is a request the page sent to its backend, as the browser
+// sent it: a form post (Type "Document"), or an XHR or fetch request (Type
+// "XHR" or "Fetch", with or without a body). For XHR and fetch requests the
+// backend's answer is captured too. The flows find the request that carried
+// the page's token among them (in its URL, a header or its body).
 type Submission struct {
-	Method      string
-	URL         string
+	Method string
+	URL    string
+	// Type is the request's resource type as Chromium reports it: "Document"
+	// for a form post, "XHR" or "Fetch" for a script's request (Chromium
+	// reports some fetch() calls as XHR).
+	Type        string
 	ContentType string
-	Body        []byte
-	Time        time.Time
+	// Header holds the request headers as the page set them (the browser
+	// adds Cookie later, so it is usually absent; a replay reads the
+	// browser's cookies for URL instead).
+	Header http.Header
+	Body   []byte
+	Time   time.Time
+	// Status, ResponseHeader and ResponseBody are the backend's answer to an
+	// XHR or fetch request (Status 0 when it is unknown), at most
+	// maxCapturedBody bytes of body.
+	Status         int
+	ResponseHeader http.Header
+	ResponseBody   []byte
+
+	id fetch.RequestID
 }
+
+// carries reports whether the request carries token in its URL, a header or
+// its body.
+func (s Submission) carries(token string) bool {
+	if token == "" {
+		return false
+	}
+	if strings.Contains(s.URL, token) || bytes.Contains(s.Body, []byte(token)) {
+		return true
+	}
+	for _, vs := range s.Header {
+		for _, v := range vs {
+			if strings.Contains(v, token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isScripted reports whether the page sent the request from script (XHR or
+// fetch) rather than as a form post.
+func (s Submission) isScripted() bool { return s.Type != string(network.ResourceTypeDocument) }
+
+// Bounds on what a tab keeps of the page's requests.
+const (
+	maxSubmissions  = 200
+	maxCapturedBody = 1 << 20
+)
 
 // tab is one flow's tab: a fresh browser context with its interception,
 // console log and captured form posts.
@@ -69,7 +118,17 @@ func (b *Browser) openTab(parent context.Context, mockURL string) (*tab, context
 	// event is lost.
 	paused := chromedp.Events(tctx, fetch.RequestPaused)
 	console := chromedp.Console(tctx)
-	patterns := []*fetch.RequestPattern{{URLPattern: "*", ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest}}
+	// Form posts are documents; a page's own XHR and fetch requests are
+	// paused twice, before they leave (to record them) and when the answer
+	// arrives (to record it), so FLOW-002 can replay them and judge the
+	// backend's answer.
+	patterns := []*fetch.RequestPattern{
+		{URLPattern: "*", ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest},
+		{URLPattern: "*", ResourceType: network.ResourceTypeXHR, RequestStage: fetch.RequestStageRequest},
+		{URLPattern: "*", ResourceType: network.ResourceTypeFetch, RequestStage: fetch.RequestStageRequest},
+		{URLPattern: "*", ResourceType: network.ResourceTypeXHR, RequestStage: fetch.RequestStageResponse},
+		{URLPattern: "*", ResourceType: network.ResourceTypeFetch, RequestStage: fetch.RequestStageResponse},
+	}
 	if t.mockURL != "" {
 		for _, p := range GooglePatterns {
 			patterns = append(patterns, &fetch.RequestPattern{URLPattern: p, RequestStage: fetch.RequestStageRequest})
@@ -149,19 +208,69 @@ func (t *tab) handle(ev fetch.EventRequestPaused) {
 	if req == nil {
 		return
 	}
-	if t.mockURL != "" && isGoogleURL(req.URL) {
+	if ev.ResponseStatusCode != 0 || ev.ResponseErrorReason != "" {
+		t.recordAnswer(ev)
+		if _, err := chromedp.Call(t.ctx, fetch.ContinueResponse, fetch.ContinueResponseParams{RequestID: ev.RequestID}); err != nil && t.ctx.Err() == nil {
+			t.note("continue the answer to %s: %v", req.URL, err)
+		}
+		return
+	}
+	google := isGoogleURL(req.URL)
+	if t.mockURL != "" && google {
 		t.forward(ev)
 		return
 	}
-	if req.HasPostData || len(req.PostDataEntries) > 0 {
-		body := postBody(req)
+	scripted := ev.ResourceType == network.ResourceTypeXHR || ev.ResourceType == network.ResourceTypeFetch
+	if !google && (scripted || req.HasPostData || len(req.PostDataEntries) > 0) {
+		hdr := http.Header{}
+		for k, v := range req.Headers {
+			if s, ok := v.(string); ok {
+				hdr.Add(k, s)
+			}
+		}
 		t.mu.Lock()
-		t.submissions = append(t.submissions, Submission{Method: req.Method, URL: req.URL,
-			ContentType: header(req.Headers, "Content-Type"), Body: body, Time: time.Now()})
+		if len(t.submissions) >= maxSubmissions {
+			t.submissions = t.submissions[1:]
+		}
+		t.submissions = append(t.submissions, Submission{Method: req.Method, URL: req.URL, Type: string(ev.ResourceType),
+			ContentType: header(req.Headers, "Content-Type"), Header: hdr, Body: postBody(req), Time: time.Now(), id: ev.RequestID})
 		t.mu.Unlock()
 	}
 	if _, err := chromedp.Call(t.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID}); err != nil && t.ctx.Err() == nil {
 		t.note("continue %s: %v", req.URL, err)
+	}
+}
+
+// recordAnswer stores the backend's answer to a recorded XHR or fetch
+// request (paused at the response stage).
+func (t *tab) recordAnswer(ev fetch.EventRequestPaused) {
+	t.mu.Lock()
+	i := slices.IndexFunc(t.submissions, func(s Submission) bool { return s.id == ev.RequestID })
+	t.mu.Unlock()
+	if i < 0 {
+		return
+	}
+	hdr := http.Header{}
+	for _, h := range ev.ResponseHeaders {
+		if h != nil {
+			hdr.Add(h.Name, h.Value)
+		}
+	}
+	var body []byte
+	if ev.ResponseStatusCode < 300 || ev.ResponseStatusCode >= 400 { // redirects have no body
+		if r, err := chromedp.Call(t.ctx, fetch.GetResponseBody, fetch.GetResponseBodyParams{RequestID: ev.RequestID}); err == nil {
+			body = r.Body
+			if len(body) > maxCapturedBody {
+				body = body[:maxCapturedBody]
+			}
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for j := range t.submissions { // the slice may have moved while unlocked
+		if t.submissions[j].id == ev.RequestID {
+			t.submissions[j].Status, t.submissions[j].ResponseHeader, t.submissions[j].ResponseBody = int(ev.ResponseStatusCode), hdr, body
+		}
 	}
 }
 

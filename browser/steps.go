@@ -414,13 +414,14 @@ func tokens(ms []mockserver.Mint) []mockserver.Mint {
 }
 
 // submittedMint finds which minted token the page posted: the first minted
-// token that appears in a captured form post, else the last one the backend
+// token that a captured request to the backend carries (form post, XHR or
+// fetch; in its URL, a header or its body), else the last one the backend
 // verified. ok is false when neither is known.
 func (fr *flowRun) submittedMint(ms []mockserver.Mint, j []mockserver.Request) (mockserver.Mint, bool) {
 	posts := fr.tab.posts()
 	for i := len(posts) - 1; i >= 0; i-- {
 		for _, m := range ms {
-			if m.Token != "" && bytes.Contains(posts[i].Body, []byte(m.Token)) {
+			if posts[i].carries(m.Token) {
 				return m, true
 			}
 		}
@@ -435,12 +436,12 @@ func (fr *flowRun) submittedMint(ms []mockserver.Mint, j []mockserver.Request) (
 	return mockserver.Mint{}, false
 }
 
-// submissionWith returns the last captured form post that carries token, or
-// the last form post when token is empty.
+// submissionWith returns the last captured request that carries token, or,
+// when token is empty (staging mode), the last one with a body.
 func (fr *flowRun) submissionWith(token string) (Submission, bool) {
 	posts := fr.tab.posts()
 	for i := len(posts) - 1; i >= 0; i-- {
-		if token == "" || bytes.Contains(posts[i].Body, []byte(token)) {
+		if posts[i].carries(token) || (token == "" && len(posts[i].Body) > 0) {
 			return posts[i], true
 		}
 	}
