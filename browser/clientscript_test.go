@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -201,7 +204,7 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 		for _, mt := range m.Mints() {
 			kinds = append(kinds, mt.Requested+"/"+string(mt.Kind))
 		}
-		Expect(kinds).To(Equal([]string{"v2-checkbox/", "invisible/v3", "invisible/v2-invisible"}))
+		Expect(kinds).To(Equal([]string{"v2-checkbox/", "v3/v3", "invisible/v2-invisible"}), "a button bound to a v3 key is a v3 widget")
 	})
 
 	g.It("works on a page whose Content-Security-Policy allows Google's script but not fetch to it", func() {
@@ -235,4 +238,130 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 		Expect(m.Mints()[0].Enterprise).To(BeTrue())
 		Expect(strings.Join(s.t.forwardedRequests(), "\n")).To(ContainSubstring("https://www.recaptcha.net/recaptcha/api2/mint"))
 	})
+
+	g.It("accepts every documented call pattern, and takes the widget type from the key type", func() {
+		inv, err := m.AddSite(mockserver.NewSite(mockserver.V2Invisible))
+		Expect(err).NotTo(HaveOccurred())
+		v3 := m.Site().SiteKey
+		s := openScriptPage(m, `<!doctype html><form id="f">
+<div id="c1"></div><div id="c2"></div><div id="c3"></div><div id="c4" data-sitekey="`+inv.SiteKey+`" data-callback="onInv"></div></form>
+<script>
+  window.log = [];
+  function onInv(t) { window.invTok = t; }
+  function onl() {
+    window.ids = {
+      // render(params) alone, as the recaptcha-v3 loader calls it, with a v3 key: a v3 badge in a new element.
+      paramsOnly: grecaptcha.render({sitekey: "`+v3+`", badge: "inline"}),
+      // a v3 key makes a v3 widget whatever size says
+      v3NoSize: grecaptcha.render("c1", {sitekey: "`+v3+`", callback: function (t) { window.v3cb = t; }}),
+      // size chooses between the v2 widgets; a checkbox key in an invisible widget fails as with Google
+      wrongType: grecaptcha.render(document.getElementById("c2"), {sitekey: "`+v2.SiteKey+`", size: "invisible", "error-callback": function () { window.wrongType = true; }}),
+      checkbox: grecaptcha.render("c3", {sitekey: "`+v2.SiteKey+`", hl: "de"}),
+      // inherit: the data-* attributes fill what the parameters leave out
+      inherited: grecaptcha.render("c4", {size: "invisible"}, true)
+    };
+  }
+</script>
+<script src="https://www.google.com/recaptcha/api.js?render=explicit&onload=onl&hl=de" async defer></script>`)
+		s.waitTrue(`window.ids`)
+		var ids map[string]int
+		s.eval(`ids`, &ids)
+		Expect(ids).To(Equal(map[string]int{"paramsOnly": 0, "v3NoSize": 1, "wrongType": 2, "checkbox": 3, "inherited": 4}))
+		var widgets []struct {
+			ID   int    `json:"id"`
+			Kind string `json:"kind"`
+		}
+		s.eval(`__siteverify.widgets()`, &widgets)
+		kinds := map[int]string{}
+		for _, w := range widgets {
+			kinds[w.ID] = w.Kind
+		}
+		Expect(kinds).To(Equal(map[int]string{0: "v3", 1: "v3", 2: "invisible", 3: "v2-checkbox", 4: "invisible"}))
+		Expect(s.str(`document.body.lastElementChild.querySelector(".grecaptcha-badge").getAttribute("data-style")`)).To(Equal("inline"),
+			"render(params) renders into a new element at the end of the body")
+		Expect(s.str(`String(document.querySelectorAll("#c1 .recaptcha-checkbox").length)`)).To(Equal("0"), "a v3 key never shows a checkbox")
+		Expect(s.str(`__siteverify.hl`)).To(Equal("de"))
+
+		// execute(widgetId, {action}) and execute(sitekey, {action}) on rendered v3 widgets resolve to tokens.
+		s.eval(`grecaptcha.execute(ids.paramsOnly, {action: "signup"}).then(function (t) { window.t0 = t; }), 0`, new(int))
+		s.waitTrue(`window.t0`)
+		Expect(verifyToken(m, m.Site().Secret, s.str(`t0`))).To(HaveKeyWithValue("action", "signup"))
+		Expect(s.str(`grecaptcha.getResponse()`)).To(Equal(s.str(`t0`)), "getResponse() without an id is the first widget")
+		Expect(s.str(`grecaptcha.getResponse(0)`)).To(Equal(s.str(`t0`)))
+		s.eval(`grecaptcha.execute(1, {action: "login"}), 0`, new(int))
+		s.waitTrue(`window.v3cb`)
+		Expect(s.str(`grecaptcha.getResponse(1)`)).To(Equal(s.str(`v3cb`)), "a v3 widget's callback gets the token")
+		s.eval(`grecaptcha.execute("`+v3+`", {action: "buy"}).then(function (t) { window.t2 = t; }), 0`, new(int))
+		s.waitTrue(`window.t2`)
+		Expect(verifyToken(m, m.Site().Secret, s.str(`t2`))).To(HaveKeyWithValue("action", "buy"))
+		s.eval(`grecaptcha.reset(), 0`, new(int))
+		Expect(s.str(`grecaptcha.getResponse()`)).To(Equal(""), "reset() without an id resets the first widget")
+
+		s.eval(`grecaptcha.execute(ids.wrongType), 0`, new(int))
+		s.waitTrue(`window.wrongType`)
+		s.eval(`grecaptcha.execute(ids.inherited), 0`, new(int))
+		s.waitTrue(`window.invTok`)
+		Expect(verifyToken(m, inv.Secret, s.str(`invTok`))).To(HaveKeyWithValue("success", true))
+
+		// The checkbox shows its state: a check mark once solved.
+		Expect(s.str(`document.querySelector("#c3 .recaptcha-checkbox").textContent`)).To(Equal(""))
+		s.click("#c3 .recaptcha-checkbox")
+		s.waitTrue(`grecaptcha.getResponse(3) !== ""`)
+		Expect(s.str(`(function(){ var b = document.querySelector("#c3 .recaptcha-checkbox"); return b.textContent + " " + b.className + " " + b.getAttribute("aria-checked"); })()`)).
+			To(Equal("\u2714 recaptcha-checkbox recaptcha-checkbox-checked true"))
+		Expect(s.str(`(function(){ try { grecaptcha.render("c3x", {sitekey: "k"}); return "no error"; } catch (e) { return e.message; } })()`)).
+			To(ContainSubstring("must be an element or id"))
+		Expect(s.str(`(function(){ try { grecaptcha.render(document.createElement("div")); return "no error"; } catch (e) { return e.message; } })()`)).
+			To(ContainSubstring("Missing required parameters: sitekey"))
+	})
+
+	g.It("implements every method and render parameter of the official typings (@types/grecaptcha), under grecaptcha and grecaptcha.enterprise", func() {
+		dir := requireFrontend()
+		dts, err := os.ReadFile(filepath.Join(dir, "node_modules", "@types", "grecaptcha", "index.d.ts"))
+		Expect(err).NotTo(HaveOccurred())
+		methods, params := typingsSurface(string(dts))
+		Expect(methods).To(ContainElements("render", "reset", "getResponse", "execute", "ready"), "the typings parse")
+		Expect(params).To(ContainElements("sitekey", "callback", "expired-callback", "size"), "the typings parse")
+		key := m.Site().SiteKey
+		for _, script := range []string{"api.js", "enterprise.js"} {
+			s := openScriptPage(m, `<!doctype html><form></form><script src="https://www.google.com/recaptcha/`+script+`?render=`+key+`"></script>`)
+			ns := "grecaptcha"
+			if script == "enterprise.js" {
+				ns = "grecaptcha.enterprise"
+			}
+			for _, name := range methods {
+				Expect(s.str(`typeof `+ns+`.`+name)).To(Equal("function"), "%s.%s (%s)", ns, name, script)
+			}
+			var surface struct{ Params []string }
+			s.eval(`__siteverify.surface`, &surface)
+			Expect(surface.Params).To(ContainElements(params), "render parameters the stand-in reads (%s)", script)
+		}
+	})
 })
+
+// typingsSurface reads the methods of interface ReCaptcha and the fields of
+// interface Parameters from @types/grecaptcha's index.d.ts.
+func typingsSurface(dts string) (methods, params []string) {
+	block := func(name string) string {
+		i := strings.Index(dts, "interface "+name+" {")
+		if i < 0 {
+			return ""
+		}
+		rest := dts[i:]
+		if j := strings.Index(rest, "\n    }"); j >= 0 {
+			return rest[:j]
+		}
+		return rest
+	}
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)\(`).FindAllStringSubmatch(block("ReCaptcha"), -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			methods = append(methods, m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+"?([\w-]+)"?\??[(:]`).FindAllStringSubmatch(block("Parameters"), -1) {
+		params = append(params, m[1])
+	}
+	return methods, params
+}

@@ -418,10 +418,16 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 
 // ClientScript returns the client script as served for path (ScriptPath or
 // EnterpriseScriptPath) and query (e.g. "render=SITEKEY"), for a page whose
-// script URL has the given origin (e.g. "https://www.google.com"). The
-// browser package uses it to check what it serves; most callers want the
-// HTTP route.
+// script URL has the given origin (e.g. "https://www.google.com"), without
+// any key types (a server's route adds those of its sites). The browser
+// package uses it to check what it serves; most callers want the HTTP route.
 func ClientScript(path, rawQuery, origin string) []byte {
+	return clientScript(path, rawQuery, origin, nil)
+}
+
+// clientScript is ClientScript with the key type of each sitekey the script
+// should know (see keyKinds), so it renders the widget Google would.
+func clientScript(path, rawQuery, origin string, keys map[string]string) []byte {
 	q, _ := url.ParseQuery(rawQuery)
 	cfg := map[string]any{
 		"enterprise": path == EnterpriseScriptPath,
@@ -430,9 +436,27 @@ func ClientScript(path, rawQuery, origin string) []byte {
 		"onload":     q.Get("onload"),
 		"hl":         q.Get("hl"),
 		"version":    "siteverify-mock-1",
+		"keys":       keys,
 	}
 	b, _ := json.Marshal(cfg) // json.Marshal escapes <, > and &, so this is safe inside JS
 	return []byte(strings.Replace(clientJS, clientConfigMarker, string(b), 1))
+}
+
+// keyKinds maps every registered sitekey to its key type, as the client
+// script decides widgets by it: "any" for a key that takes any token
+// (Google's test key works in both v2 widgets). Sites are bounded by
+// maxSites, so the map is too.
+func (s *Server) keyKinds() map[string]string {
+	sites := s.Sites()
+	out := make(map[string]string, len(sites))
+	for _, site := range sites {
+		k := string(site.Kind)
+		if site.AcceptAnyToken {
+			k = "any"
+		}
+		out[site.SiteKey] = k
+	}
+	return out
 }
 
 // requestOrigin is the scheme and host the page used to reach the mock:
@@ -454,7 +478,7 @@ func requestOrigin(r *http.Request) string {
 }
 
 func (s *Server) serveClientScript(w http.ResponseWriter, r *http.Request) {
-	body := ClientScript(r.URL.Path, r.URL.RawQuery, requestOrigin(r))
+	body := clientScript(r.URL.Path, r.URL.RawQuery, requestOrigin(r), s.keyKinds())
 	h := w.Header()
 	h.Set("Content-Type", "text/javascript; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store, max-age=0")

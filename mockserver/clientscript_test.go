@@ -377,3 +377,23 @@ func TestMintLogIsBounded(t *testing.T) {
 		t.Errorf("mint log: %d entries, seq %d..%d", len(mints), mints[0].Seq, mints[len(mints)-1].Seq)
 	}
 }
+
+// The script decides the widget from the sitekey's key type, as Google's
+// does, so the served script carries the key type of every registered site.
+func TestClientScriptCarriesKeyKinds(t *testing.T) {
+	s := mockserver.New(t)
+	inv, err := s.AddSite(mockserver.NewSite(mockserver.V2Invisible))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := csDo(t, "GET", s.URL()+mockserver.ScriptPath+"?render=explicit", "", "", nil)
+	for _, want := range []string{
+		`"` + s.Site().SiteKey + `":"v3"`,
+		`"` + inv.SiteKey + `":"v2-invisible"`,
+		`"` + mockserver.TestSiteKey + `":"any"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the script's key types lack %s", want)
+		}
+	}
+}

@@ -4,11 +4,27 @@
 // https://www.google.com/recaptcha/api.js, so the page under test runs
 // unchanged with no network.
 //
-// Surface (wire-facts §5.1): grecaptcha.ready, render, execute (v3 sitekey
-// form and widget form), getResponse, reset; ?render=SITEKEY (v3 badge, widget
-// id 100000), ?render=explicit, ?onload=fn; implicit rendering of
-// .g-recaptcha[data-sitekey]; button binding; the hidden g-recaptcha-response
-// textarea; a clickable checkbox; the ___grecaptcha_cfg.fns pre-load queue.
+// Surface (wire-facts §5.1, checked against @types/grecaptcha by the browser
+// package's tests): grecaptcha.ready, render, execute, getResponse, reset,
+// and the same under grecaptcha.enterprise with enterprise.js.
+//   - render(container, params, inherit): container is an element or its id;
+//     render(params) alone (as the recaptcha-v3 loader calls it) renders into
+//     a new element at the end of <body>; inherit fills missing params from
+//     the container's data-* attributes.
+//   - The widget type comes from the sitekey's key type, as with Google: a v3
+//     key always gives an invisible v3 widget (execute(id, {action}) resolves
+//     to a token); for v2 keys, size chooses between the checkbox and the
+//     invisible widget (a key of the other type fails with "Invalid key type"
+//     when the token is asked for). The server puts the key types it knows
+//     in the script's configuration.
+//   - execute(sitekey, {action}) for a v3 key loaded with ?render=SITEKEY or
+//     rendered; execute(widgetId[, {action}]); execute() is the first widget.
+//   - getResponse and reset with or without a widget id (the first widget).
+//   - ?render=SITEKEY (v3 badge, widget id 100000), ?render=explicit,
+//     ?onload=fn, ?hl=; implicit rendering of .g-recaptcha[data-sitekey];
+//     button binding; the hidden g-recaptcha-response textarea; a clickable
+//     checkbox that shows a check mark when solved; the ___grecaptcha_cfg.fns
+//     pre-load queue.
 //
 // Differences from the real widget, on purpose:
 //   - The widget is plain DOM in the page, not a cross-origin iframe, so a
@@ -32,6 +48,10 @@
 
   // --- configuration: the script's own URL wins over what the server saw ---
   var params = {render: cfg.render || "", onload: cfg.onload || "", hl: cfg.hl || ""};
+  // keyKinds maps the sitekeys the mock knows to their key type ("v3",
+  // "v2-checkbox", "v2-invisible", "android", or "any" for Google's test key,
+  // which works in both v2 widgets).
+  var keyKinds = cfg.keys || {};
   var origin = cfg.origin || "https://www.google.com";
   var me = d.currentScript;
   if (me && me.src) {
@@ -67,6 +87,13 @@
   }
 
   function later(fn) { setTimeout(fn, 0); }
+
+  // setCount keeps ___grecaptcha_cfg.count, if the page has not removed the
+  // object (some wrappers delete it when they unmount).
+  function setCount() {
+    var gc = w.___grecaptcha_cfg;
+    if (gc && typeof gc === "object") { gc.count = order.length; }
+  }
 
   // report rethrows an exception from page code without breaking the widget,
   // the way the real script's callbacks surface errors (an uncaught error).
@@ -176,10 +203,21 @@
     wdg.message.className = isError ? "rc-anchor-error-msg" : "rc-anchor-msg";
   }
 
-  function setChecked(wdg, on) {
+  // setChecked shows the box's state: aria-checked, Google's class names,
+  // and a visible green check mark when solved (a spinner-like dashed border
+  // while the token is being fetched).
+  function setChecked(wdg, on, busy) {
     if (!wdg.checkbox) { return; }
-    wdg.checkbox.setAttribute("aria-checked", on ? "true" : "false");
-    wdg.checkbox.className = "recaptcha-checkbox" + (on ? " recaptcha-checkbox-checked" : "");
+    var box = wdg.checkbox;
+    box.setAttribute("aria-checked", on ? "true" : "false");
+    box.className = "recaptcha-checkbox" + (on ? " recaptcha-checkbox-checked" : "") + (busy ? " recaptcha-checkbox-loading" : "");
+    box.textContent = on ? "\u2714" : "";
+    box.style.color = "#009e55";
+    box.style.borderColor = on ? "transparent" : "#c1c1c1";
+    box.style.borderStyle = busy ? "dashed" : "solid";
+    box.style.fontSize = "22px";
+    box.style.lineHeight = "24px";
+    box.style.textAlign = "center";
   }
 
   function clearTimer(wdg) {
@@ -236,6 +274,7 @@
     if (wdg.solving) { return wdg.solving; }
     if (wdg.response && wdg.kind === "v2-checkbox") { return Promise.resolve(wdg.response); }
     note("solve", wdg.id);
+    setChecked(wdg, false, true);
     wdg.solving = mint(wdg.sitekey, wdg.kind, action || wdg.params.action, wdg.id).then(function (ans) {
       wdg.solving = null;
       setResponse(wdg, ans);
@@ -272,21 +311,58 @@
     return out;
   }
 
-  function render(container, p) {
+  var PARAM_NAMES = ["sitekey", "callback", "expired-callback", "error-callback", "size", "theme", "tabindex", "badge", "action", "type", "hl", "isolated", "stoken", "s"];
+
+  // dataParams reads the render parameters from an element's data-*
+  // attributes (data-sitekey, data-callback, ...).
+  function dataParams(el) {
+    var p = {};
+    PARAM_NAMES.forEach(function (name) {
+      var v = el.getAttribute("data-" + name);
+      if (v !== null) { p[name] = v; }
+    });
+    return p;
+  }
+
+  function isElementOrID(c) {
+    return typeof c === "string" || (c !== null && typeof c === "object" && c.nodeType === 1);
+  }
+
+  // widgetKind decides the widget from the key's type, as Google does: a v3
+  // key always makes an invisible v3 widget; for v2 keys size chooses.
+  function widgetKind(sitekey, invisible) {
+    if (keyKinds[sitekey] === "v3") { return "v3"; }
+    return invisible ? "invisible" : "v2-checkbox";
+  }
+
+  function render(container, p, inherit) {
+    if (!isElementOrID(container) && container !== null && typeof container === "object" && p === undefined) {
+      // render(params): Google renders into a new element at the end of the
+      // body (the recaptcha-v3 loader relies on it).
+      p = container;
+      container = d.createElement("div");
+      (d.body || d.documentElement).appendChild(container);
+    }
     var el = elementOf(container);
     if (renderedIn(el) !== null) { throw new Error("reCAPTCHA has already been rendered in this element"); }
     p = normalizeParams(p || {});
+    if (inherit) {
+      var fromData = dataParams(el);
+      for (var k in fromData) { if (p[k] === undefined) { p[k] = fromData[k]; } }
+    }
     if (!p.sitekey) { throw new Error("Missing required parameters: sitekey"); }
     var bound = el.tagName === "BUTTON" || (el.tagName === "INPUT" && /^(submit|button|image)$/i.test(el.type));
-    var invisible = bound || p.size === "invisible";
+    var kind = widgetKind(String(p.sitekey), bound || p.size === "invisible");
+    var invisible = kind !== "v2-checkbox";
     var id = nextID++;
     var wdg = {
       id: id, el: el, sitekey: String(p.sitekey), params: p, bound: bound,
-      // An invisible widget may carry a v2 invisible key or a v3 key; the
-      // mint endpoint decides from the key.
-      kind: invisible ? "invisible" : "v2-checkbox",
+      // "invisible" takes a v2 invisible key (or a key the mock does not
+      // know); the mint endpoint judges the key's type.
+      kind: kind,
       response: "", expiresAt: 0, timer: null, solving: null
     };
+    if (kind === "v3" && !v3Keys[wdg.sitekey]) { v3Keys[wdg.sitekey] = wdg; }
     var wrap = d.createElement("div");
     wrap.className = "grecaptcha-mock";
     wrap.setAttribute("data-widget-id", String(id));
@@ -294,6 +370,9 @@
       var badge = d.createElement("div");
       badge.className = "grecaptcha-badge";
       badge.setAttribute("data-style", p.badge || "bottomright");
+      if (p.badge !== "inline") {
+        badge.setAttribute("style", "width: 256px; height: 60px; position: fixed; bottom: 14px; right: -186px;");
+      }
       badge.textContent = "protected by reCAPTCHA (siteverify mock)";
       wrap.appendChild(badge);
     } else {
@@ -337,7 +416,7 @@
       el.parentNode.insertBefore(wrap, el.nextSibling);
       el.addEventListener("click", function (ev) {
         ev.preventDefault();
-        solve(wdg, p.action).catch(function () {});
+        (wdg.kind === "v3" ? executeV3(wdg, p.action) : solve(wdg, p.action)).catch(function () {});
       });
     } else {
       el.appendChild(wrap);
@@ -345,7 +424,7 @@
     markRendered(el, id);
     widgets[id] = wdg;
     order.push(id);
-    w.___grecaptcha_cfg.count = order.length;
+    setCount();
     note("render", id, {sitekey: wdg.sitekey, kind: wdg.kind});
     return id;
   }
@@ -366,7 +445,7 @@
     widgets[id] = wdg;
     order.push(id);
     v3Keys[sitekey] = wdg;
-    w.___grecaptcha_cfg.count = order.length;
+    setCount();
     note("render", id, {sitekey: sitekey, kind: "v3"});
     return id;
   }
@@ -409,7 +488,25 @@
     }
     var wdg = widget(a, "execute");
     note("execute", wdg.id, {action: (opts && opts.action) || ""});
+    if (wdg.kind === "v3") { return executeV3(wdg, opts && opts.action); }
     return solve(wdg, opts && opts.action);
+  }
+
+  // executeV3 mints a v3 token for a rendered v3 widget: the promise
+  // resolves to the token, the textarea holds it and callback runs.
+  function executeV3(wdg, action) {
+    action = action || wdg.params.action;
+    return mint(wdg.sitekey, "v3", action, wdg.id).then(function (ans) {
+      wdg.response = ans.token;
+      wdg.textarea.value = ans.token;
+      callBack(wdg, "callback", ans.token);
+      return ans.token;
+    }, function (e) {
+      console.error(PREFIX + e.message);
+      note("error", wdg.id, e.code);
+      callBack(wdg, "error-callback");
+      throw e;
+    });
   }
 
   function getResponse(id) {
@@ -473,6 +570,10 @@
     jsonp: {},
     enterprise: !!cfg.enterprise,
     mintURL: mintURL,
+    hl: params.hl,
+    // surface: the methods and render parameters this stand-in implements,
+    // which the browser package's tests check against @types/grecaptcha.
+    surface: {methods: Object.keys(api), params: PARAM_NAMES.slice()},
     // idle: loaded, no mint in flight and no ready callback waiting.
     idle: function () { return loaded && pending === 0 && queued === 0 && readyQueue.length === 0; },
     loaded: function () { return loaded; },
@@ -532,12 +633,7 @@
           continue;
         }
         if (renderMode !== "onload" && !(el.tagName === "BUTTON" || el.tagName === "INPUT")) { continue; }
-        var p = {sitekey: key};
-        ["callback", "expired-callback", "error-callback", "size", "theme", "tabindex", "badge", "action", "type"].forEach(function (name) {
-          var v = el.getAttribute("data-" + name);
-          if (v !== null) { p[name] = v; }
-        });
-        try { render(el, p); } catch (e) { console.error(PREFIX + e.message); }
+        try { render(el, dataParams(el)); } catch (e) { console.error(PREFIX + e.message); }
       }
     }
     loaded = true;
