@@ -174,6 +174,11 @@ func (s *Server) adminIssue(w http.ResponseWriter, r *http.Request) {
 	}
 	iss, err := s.issue(spec)
 	if err != nil {
+		if fp, secret := s.registeredFingerprint(spec.SiteKey); secret {
+			// The message would abbreviate the sitekey: not a secret's.
+			adminError(w, http.StatusBadRequest, "token spec: sitekey: that is a secret key (%s); tokens name the public sitekey", fp)
+			return
+		}
 		adminError(w, http.StatusBadRequest, "token spec: %v", err)
 		return
 	}

@@ -182,3 +182,15 @@ func TestRuleEchoRedactsSecrets(t *testing.T) {
 		t.Errorf("the rule no longer matches: HTTP %d", a.status)
 	}
 }
+
+// TestIssueErrorRedactsSecret: asking the admin API for a token with a
+// secret as the sitekey names the mistake without echoing the secret.
+func TestIssueErrorRedactsSecret(t *testing.T) {
+	s := mockserver.New(t)
+	secret := s.Site().Secret
+	status, body := admin(t, s, "POST", "/__admin/tokens", `{"sitekey": "`+secret+`"}`, "")
+	if status != http.StatusBadRequest || !strings.Contains(body, "secret key") {
+		t.Errorf("issue with the secret as sitekey: %d %s; want 400 naming the mistake", status, body)
+	}
+	wantRedacted(t, "issue error", body, secret)
+}

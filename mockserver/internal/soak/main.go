@@ -489,7 +489,9 @@ func (s *soak) monitor(ctx context.Context, pid int, workersDone <-chan struct{}
 		case <-ctx.Done():
 			return out
 		case <-workersDone:
-			take()
+			if len(out) == 0 || time.Since(start)-out[len(out)-1].at > time.Second {
+				take()
+			}
 			return out
 		case <-tick.C:
 			take()
