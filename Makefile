@@ -57,6 +57,7 @@ bench: build wrk
 	$(GO) test -run '^$$' -bench 'Issue|Verify' -benchmem ./mockserver
 	$(GO) test -run '^$$' -bench 'SpentMemory|JournalMemory' -benchtime 1x ./mockserver
 	$(GO) run ./mockserver/internal/benchload --bin $(BIN)
+	$(GO) test -run '^$$' -bench BrowserFlows -benchtime 3x ./browser
 
 ## soak: drive bin/siteverify for SOAK_DURATION (default 3m) on loopback; RSS, goroutines, single-use violations (not in make test)
 SOAK_DURATION ?= 3m

@@ -21,6 +21,12 @@ import (
 	"github.com/siteverify/siteverify/mockserver"
 )
 
+// scriptWait bounds each wait of the client-script specs. It is a safety
+// bound, not a speed requirement: the waits poll and end as soon as the page
+// is ready (milliseconds), and a machine loaded by other test runs can
+// stretch a step by seconds.
+const scriptWait = 20 * time.Second
+
 // scriptTab is a tab on a one-page site, with Google's URLs answered by mock.
 type scriptTab struct {
 	t    *tab
@@ -39,7 +45,7 @@ func openScriptPage(m *mockserver.Server, html string) *scriptTab {
 	Expect(err).NotTo(HaveOccurred())
 	g.DeferCleanup(closeTab)
 	st := &scriptTab{t: t, mock: m, url: srv.URL + "/page"}
-	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.ctx, scriptWait*2)
 	defer cancel()
 	Expect(chromedp.Do(ctx, chromedp.Navigate(st.url))).To(Succeed())
 	st.waitTrue(`window.__siteverify && window.__siteverify.idle()`)
@@ -48,7 +54,7 @@ func openScriptPage(m *mockserver.Server, html string) *scriptTab {
 
 func (s *scriptTab) eval(expr string, out any) {
 	g.GinkgoHelper()
-	raw, err := evaluate[[]byte](s.t.ctx, 5*time.Second, expr)
+	raw, err := evaluate[[]byte](s.t.ctx, scriptWait, expr)
 	Expect(err).NotTo(HaveOccurred(), expr)
 	Expect(json.Unmarshal(raw, out)).To(Succeed(), string(raw))
 }
@@ -65,12 +71,12 @@ func (s *scriptTab) waitTrue(expr string) {
 	Eventually(func() bool {
 		v, err := evaluate[bool](s.t.ctx, time.Second, fmt.Sprintf(`!!(%s)`, expr))
 		return err == nil && v
-	}).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(BeTrue(), expr+"\nconsole: %v", s.t.consoleLines())
+	}).WithTimeout(scriptWait).WithPolling(20*time.Millisecond).Should(BeTrue(), expr+"\nconsole: %v", s.t.consoleLines())
 }
 
 func (s *scriptTab) click(sel string) {
 	g.GinkgoHelper()
-	ctx, cancel := context.WithTimeout(s.t.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.t.ctx, scriptWait)
 	defer cancel()
 	Expect(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))).To(Succeed(), sel)
 }
