@@ -71,7 +71,14 @@ func startProcess(st *target.Start, baseDir string, environ []string, out *tailB
 	switch {
 	case strings.ContainsRune(name, filepath.Separator) || strings.ContainsRune(name, '/'):
 		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
+			// Absolute, or Join would clean "./server" in dir "." to
+			// "server", which exec looks up in PATH; and a relative path
+			// would be taken relative to cmd.Dir a second time.
+			abs, err := filepath.Abs(filepath.Join(dir, name))
+			if err != nil {
+				return nil, fmt.Errorf("start backend: %w", err)
+			}
+			name = abs
 		}
 	default:
 		// Look the program up in the PATH the backend gets (start.env may

@@ -20,6 +20,10 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as a command for siteverify exec to run.
+	if mode := os.Getenv("SITEVERIFY_TEST_CHILD"); mode != "" {
+		os.Exit(testChild(mode))
+	}
 	dir, err := os.MkdirTemp("", "siteverify-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "make temp dir:", err)

@@ -58,7 +58,7 @@ environment variable; a flag wins over the variable.
 		}
 		fmt.Fprintf(w, "  %s  %s [%s]\n", f.ID, f.Title, strings.Join(kinds, ", "))
 	}
-	fmt.Fprintf(w, "\nExit codes: 0 every flow passed, 1 a flow failed or the run could not start, 2 usage or configuration error.\n")
+	fmt.Fprintf(w, "\nExit codes: 0 every flow passed, 1 a flow failed, 2 usage or configuration error, 3 the run could\nnot happen (no Chromium, no network in staging mode, the mock unreachable, the backend never\nstarted); report.json and the HTML report are written then too, with an error per flow.\n")
 }
 
 // browseConfig is a validated `siteverify browse` configuration.
@@ -147,21 +147,22 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
+	// fail reports a run that could not happen: the reports are written
+	// with an error entry per flow, and the exit code says "harness".
 	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "siteverify browse: "+format+"\n", args...)
-		return exitFail
+		return browseHarnessError(cfg, t, fmt.Errorf(format, args...), stdout, stderr)
 	}
 
 	// Fail fast, before starting anything: no network in staging mode, no
 	// browser at all.
 	if cfg.staging {
 		if err := browser.CheckStagingNetwork(ctx, cfg.stagingProbe); err != nil {
-			return fail("%v", err)
+			return fail("%w", err)
 		}
 	}
 	chrome, err := browser.FindChrome(cfg.chrome, env)
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 
 	var mock mockserver.Mock
@@ -176,19 +177,20 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 			site.Secret = cfg.stagingSecret
 		}
 		if site.SiteKey == "" {
-			return fail("staging mode needs the staging sitekey: set it in the target (sitekey) or with --staging-sitekey")
+			fmt.Fprintln(stderr, "siteverify browse: staging mode needs the staging sitekey: set it in the target (sitekey) or with --staging-sitekey")
+			return exitUsage
 		}
 		mock = googleStaging{site: site}
 	case cfg.mockURL != "":
 		c, err := mockserver.Dial(ctx, cfg.mockURL, mockserver.DialOptions{AdminToken: cfg.adminToken})
 		if err != nil {
-			return fail("%v", err)
+			return fail("%w", err)
 		}
 		mock, clientMock = c, c
 	default:
 		srv, err := mockserver.NewServer(mockserver.Options{})
 		if err != nil {
-			return fail("start the mock: %v", err)
+			return fail("start the mock: %w", err)
 		}
 		defer srv.Close()
 		mock, clientMock = srv, srv
@@ -196,7 +198,7 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 
 	session, err := suite.NewSession(ctx, suite.Config{Target: t, Mock: mock})
 	if err != nil {
-		return fail("prepare the target: %v", err)
+		return fail("prepare the target: %w", err)
 	}
 	defer session.Close()
 	pages := pagesFromTarget(session.Target(), session.Site())
@@ -214,8 +216,26 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 		if out := session.BackendOutput(); out != "" && ctx.Err() != nil {
 			fmt.Fprintf(stderr, "backend output (last lines):\n%s\n", lastLines(out, 20))
 		}
-		return fail("%v", err)
+		return fail("%w", err)
 	}
+	written := writeBrowseReports(cfg, session.Target().Name, rep, session.BackendOutput(), stdout, stderr)
+	if !rep.OK() {
+		if out := session.BackendOutput(); out != "" {
+			fmt.Fprintf(stdout, "\nbackend output (last lines):\n%s\n", lastLines(out, 20))
+		}
+		return exitFail
+	}
+	if !written {
+		return exitHarness
+	}
+	return exitOK
+}
+
+// writeBrowseReports prints the report and writes report.json, the
+// screenshots and the HTML report that were asked for; it reports whether
+// every file was written.
+func writeBrowseReports(cfg browseConfig, name string, rep browser.Report, backendOutput string, stdout, stderr io.Writer) bool {
+	ok := true
 	files, werr := writeBrowseFiles(cfg.out, rep)
 	_ = rep.WriteText(stdout)
 	for _, f := range files {
@@ -223,23 +243,43 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 	}
 	if werr != nil {
 		fmt.Fprintf(stderr, "siteverify browse: write the report files: %v\n", werr)
+		ok = false
 	}
 	if cfg.html != "" {
-		doc := htmlreport.Document{Title: "siteverify browser flows: " + session.Target().Name, Generated: time.Now(), Version: versionString(),
-			Runs: []htmlreport.Run{{Name: session.Target().Name, Description: "Target file " + cfg.target + ".", Browse: &rep, BackendOutput: session.BackendOutput()}}}
+		doc := htmlreport.Document{Title: "siteverify browser flows: " + name, Generated: time.Now(), Version: versionString(),
+			Runs: []htmlreport.Run{{Name: name, Description: "Target file " + cfg.target + ".", Browse: &rep, BackendOutput: backendOutput}}}
 		if err := writeHTML(cfg.html, doc); err != nil {
 			fmt.Fprintf(stderr, "siteverify browse: %v\n", err)
+			ok = false
 		} else {
 			fmt.Fprintf(stdout, "wrote %s\n", cfg.html)
 		}
 	}
-	if !rep.OK() {
-		if out := session.BackendOutput(); out != "" {
-			fmt.Fprintf(stdout, "\nbackend output (last lines):\n%s\n", lastLines(out, 20))
+	return ok
+}
+
+// browseHarnessError reports a run that could not happen (no Chromium, no
+// network in staging mode, the mock unreachable, the backend never started):
+// every flow that would have run is an error entry saying why, the reports
+// are written all the same, and the exit code is exitHarness.
+func browseHarnessError(cfg browseConfig, t *target.Target, runErr error, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "siteverify browse: %v\n", runErr)
+	rep := browser.Report{Staging: cfg.staging, Started: time.Now()}
+	for _, p := range t.Pages {
+		kind := browser.Kind(p.Kind)
+		if kind == "" {
+			kind = browser.Kind(t.Kind)
 		}
-		return exitFail
+		for _, f := range browser.Flows() {
+			if !slices.Contains(f.Kinds, kind) || (len(cfg.flows) > 0 && !slices.Contains(cfg.flows, f.ID)) {
+				continue
+			}
+			rep.Results = append(rep.Results, browser.Result{ID: f.ID, Title: f.Title, Page: p.Name, URL: p.URL, Kind: kind,
+				Status: browser.Errored, Actual: "not run: " + runErr.Error()})
+		}
 	}
-	return exitOK
+	writeBrowseReports(cfg, t.Name, rep, "", stdout, stderr)
+	return exitHarness
 }
 
 // pagesFromTarget turns the target's pages (placeholders expanded) into

@@ -136,22 +136,30 @@ func TestBrowseStagingFailsFastWithoutNetwork(t *testing.T) {
 	// (hangUpURL is in the browser package's tests; this is the same idea.)
 	probe := browseHangUpURL(t)
 	start := time.Now()
-	code, _, stderr := runBrowseForTest(t, browseEnv("SITEVERIFY_STAGING_PROBE", probe), "--target", pagesOnlyTarget(t), "--staging")
+	code, _, stderr := runBrowseForTest(t, browseEnv("SITEVERIFY_STAGING_PROBE", probe), "--target", pagesOnlyTarget(t), "--staging", "--out", t.TempDir())
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %v: staging without a network must fail fast", took)
 	}
-	if code != exitFail || !strings.Contains(stderr, "staging mode needs network access") || !strings.Contains(stderr, "run without --staging") {
+	if code != exitHarness || !strings.Contains(stderr, "staging mode needs network access") || !strings.Contains(stderr, "run without --staging") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
 
 func TestBrowseChromiumMissing(t *testing.T) {
-	code, _, stderr := runBrowseForTest(t, browseEnv(), "--target", pagesOnlyTarget(t), "--chrome", filepath.Join(t.TempDir(), "chromium"))
-	if code != exitFail || !strings.Contains(stderr, browser.InstallHint) {
+	out := t.TempDir()
+	code, _, stderr := runBrowseForTest(t, browseEnv(), "--target", pagesOnlyTarget(t), "--chrome", filepath.Join(t.TempDir(), "chromium"), "--out", out)
+	if code != exitHarness || !strings.Contains(stderr, browser.InstallHint) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
-	code, _, stderr = runBrowseForTest(t, browseEnv("CHROME_PATH", "/nonexistent/chromium"), "--target", pagesOnlyTarget(t))
-	if code != exitFail || !strings.Contains(stderr, "(from CHROME_PATH)") {
+	// The report is written all the same, with an error per flow.
+	var rep browser.Report
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil || json.Unmarshal(b, &rep) != nil || len(rep.Results) == 0 || rep.Results[0].Status != browser.Errored ||
+		!strings.Contains(rep.Results[0].Actual, browser.InstallHint) {
+		t.Errorf("report.json (%v): %s", err, b)
+	}
+	code, _, stderr = runBrowseForTest(t, browseEnv("CHROME_PATH", "/nonexistent/chromium", "SITEVERIFY_OUT", t.TempDir()), "--target", pagesOnlyTarget(t))
+	if code != exitHarness || !strings.Contains(stderr, "(from CHROME_PATH)") {
 		t.Errorf("CHROME_PATH: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -62,7 +63,9 @@ environment variable; a flag wins over the variable.
 	printOptions(w, conformFlags())
 	fmt.Fprint(w, `
 Exit codes: 0 every selected MUST case passed (and SHOULD cases, with --strict);
-1 a case failed or the run could not complete; 2 usage or target file error.
+1 a case failed; 2 usage or target file error; 3 the run could not happen (the
+backend never started, the mock is unreachable). The requested reports are
+written in every case but 2, with an error entry when the run could not happen.
 `)
 }
 
@@ -157,8 +160,7 @@ func runConform(ctx context.Context, args []string, env func(string) string, std
 	if cfg.mockURL != "" {
 		c, err := mockserver.Dial(ctx, cfg.mockURL, mockserver.DialOptions{AdminToken: cfg.adminToken})
 		if err != nil {
-			fmt.Fprintf(stderr, "siteverify conform: --mock-url: %v\n", err)
-			return exitFail
+			return conformHarnessError(cfg, tg, fmt.Errorf("--mock-url: %w", err), stderr)
 		}
 		mock = c
 	}
@@ -173,18 +175,52 @@ func runConform(ctx context.Context, args []string, env func(string) string, std
 	fmt.Fprintf(stdout, "siteverify conform: %s (%s, outage policy %s), %d case(s)\n\n", tg.Name, tg.Kind, tg.Outage.Policy, len(cfg.cases))
 	rep, err := specs.Run(ctx, scfg, specs.Options{})
 	if err != nil && len(rep.Results) == 0 {
-		fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
-		return exitFail
+		return conformHarnessError(cfg, tg, err, stderr)
 	}
 	code := exitOK
-	if !rep.Passed() {
-		code = exitFail
+	switch {
+	case !rep.Passed() && rep.Summary.Failed > 0:
+		code = exitFail // the integration failed cases: that is the verdict, even if the run was cut short
+	case err != nil || !rep.Passed():
+		code = exitHarness
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
-		code = exitFail
 	}
 	rep.WriteSummary(stdout, cfg.verbose)
+	if !writeConformReports(cfg, rep, stderr) && code == exitOK {
+		code = exitHarness
+	}
+	return code
+}
+
+// conformHarnessError reports a run that could not happen (the mock is
+// unreachable, the backend never started): every selected case is an error
+// entry saying why, the requested reports are written all the same, so a CI
+// job's report step finds them, and the exit code is exitHarness.
+func conformHarnessError(cfg conformConfig, tg *target.Target, runErr error, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "siteverify conform: %v\n", runErr)
+	rep := suite.Report{Target: tg.Name, TargetFile: cfg.target, Kind: string(tg.Kind), OutagePolicy: tg.Outage.Policy,
+		MockURL: cfg.mockURL, Strict: cfg.strict, Seed: cfg.seed, Started: time.Now(),
+		Notes: []string{"error: the run could not happen: " + runErr.Error()}}
+	for _, c := range cfg.cases {
+		if !c.AppliesTo(tg.Kind) {
+			continue
+		}
+		rep.Results = append(rep.Results, suite.Result{ID: c.ID, Title: c.Title, Level: c.Level, Area: c.Area(),
+			Requirement: c.Requirement, Reference: c.Reference, Status: suite.StatusError, Counted: true,
+			Actual: "not run: " + runErr.Error()})
+		rep.Summary.Errors++
+	}
+	writeConformReports(cfg, rep, stderr)
+	return exitHarness
+}
+
+// writeConformReports writes the JUnit, JSON and HTML reports that were
+// asked for, creating their directories, and reports whether all were
+// written.
+func writeConformReports(cfg conformConfig, rep suite.Report, stderr io.Writer) bool {
+	ok := true
 	for _, out := range []struct {
 		path  string
 		write func(io.Writer) error
@@ -198,13 +234,16 @@ func runConform(ctx context.Context, args []string, env func(string) string, std
 		}
 		if err := writeReportFile(out.path, out.write); err != nil {
 			fmt.Fprintf(stderr, "siteverify conform: %v\n", err)
-			code = exitFail
+			ok = false
 		}
 	}
-	return code
+	return ok
 }
 
 func writeReportFile(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)

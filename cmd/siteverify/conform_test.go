@@ -54,7 +54,7 @@ func TestConformUsage(t *testing.T) {
 		{name: "missing file", args: []string{"--target", "/nonexistent/t.yaml"}, code: exitUsage, err: "no such file"},
 		{name: "bad target file", args: []string{"--target", badTarget}, code: exitUsage,
 			err: badTarget + `:6: endpoints[0].acton: unknown field; did you mean "action"?`},
-		{name: "mock unreachable", args: []string{"--target", "../../fixtures/targets/refbackend.yaml", "--mock-url", "http://127.0.0.1:1"}, code: exitFail, err: "--mock-url: dial mock"},
+		{name: "mock unreachable", args: []string{"--target", "../../fixtures/targets/refbackend.yaml", "--mock-url", "http://127.0.0.1:1"}, code: exitHarness, err: "--mock-url: dial mock"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,7 +59,7 @@ Needs nothing but this binary and Chromium.
   --timeout D    bound on the whole demo (env SITEVERIFY_TIMEOUT; default 5m)
 
 Exit code 0 when the reference backend passes everything and the flawed variant
-fails; 1 otherwise; 2 for a usage error.
+fails; 1 otherwise; 2 for a usage error; 3 when the demo could not run (no Chromium).
 `)
 }
 
@@ -120,9 +120,11 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
+	// fail is for a demo that could not run (no Chromium, no port): the
+	// harness, not an integration, is at fault.
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "siteverify demo: "+format+"\n", args...)
-		return exitFail
+		return exitHarness
 	}
 
 	chrome, err := browser.FindChrome(cfg.chrome, env)

@@ -4,7 +4,8 @@
 //	siteverify serve --fixtures fixtures/mock.yaml
 //	siteverify help
 //
-// Exit codes: 0 success, 1 failure, 2 usage or configuration error.
+// Exit codes: 0 success, 1 the integration failed cases, 2 usage or
+// configuration error, 3 the harness could not run.
 package main
 
 import (
@@ -18,11 +19,12 @@ import (
 	"syscall"
 )
 
-// Exit codes.
+// Exit codes, the same for every command.
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK      = 0 // success: every case and flow passed
+	exitFail    = 1 // the integration under test failed cases or flows
+	exitUsage   = 2 // usage or configuration error: a flag, variable or file
+	exitHarness = 3 // the harness could not run: a backend that never started, no Chromium, a mock unreachable or unable to listen
 )
 
 // command is one subcommand. run gets the arguments after the command name
@@ -35,11 +37,14 @@ type command struct {
 // commands is every subcommand. Adding one is one line here, pointing at a
 // run function in the command's own file. Read-only.
 var commands = map[string]command{
-	"serve":   {summary: "run the mock siteverify server (flags: siteverify help serve)", run: runServe},
-	"conform": {summary: "run the conformance suite against a backend (flags: siteverify help conform)", run: runConform},
-	"browse":  {summary: "drive the target's pages through the token lifecycle in headless Chromium (flags: siteverify help browse)", run: runBrowse},
-	"demo":    {summary: "run everything against the built-in sample backend and write an HTML report", run: runDemo},
-	"version": {summary: "print the version", run: runVersion},
+	"serve":    {summary: "run the mock siteverify server (flags: siteverify help serve)", run: runServe},
+	"conform":  {summary: "run the conformance suite against a backend (flags: siteverify help conform)", run: runConform},
+	"browse":   {summary: "drive the target's pages through the token lifecycle in headless Chromium (flags: siteverify help browse)", run: runBrowse},
+	"demo":     {summary: "run everything against the built-in sample backend and write an HTML report", run: runDemo},
+	"exec":     {summary: "run a command (your tests) against a fresh mock: siteverify exec -- pytest", run: runExec},
+	"version":  {summary: "print the version, commit and build date", run: runVersion},
+	"fixtures": {summary: "print the sample fixtures file (named tokens, rules): siteverify fixtures > mock.yaml", run: runFixtures},
+	"init":     {summary: "write a commented starter target file: siteverify init --kind v3", run: runInit},
 }
 
 func main() {
@@ -90,5 +95,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(w, "  %-10s %s\n\nExit codes: 0 success, 1 failure, 2 usage or configuration error.\n", "help", "show this, or a command's flags: siteverify help serve")
+	fmt.Fprintf(w, "  %-10s %s\n\nExit codes: 0 success, 1 the integration failed cases or flows, 2 usage or configuration error,\n3 the harness could not run (a backend that never started, no Chromium, the mock unreachable).\n", "help", "show this, or a command's flags: siteverify help serve")
 }

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/siteverify/siteverify/mockserver"
 )
@@ -24,20 +28,52 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	m, err := startMock(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify serve: %v\n", err)
+		return exitHarness
+	}
+	defer m.close()
+	fmt.Fprintf(stdout, "siteverify: listening on %s\n", m.url)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	m.close()
+	logger.Info("stopped")
+	return exitOK
+}
+
+// runningMock is a mock started by serve or exec.
+type runningMock struct {
+	srv *mockserver.Server
+	// url and verifyURL are usable by a client: a wildcard bind address is
+	// replaced by the loopback address of its family.
+	url, verifyURL string
+	urlFile        string
+}
+
+// startMock starts the mock of a serve configuration, logs where it
+// listens, and writes the URL file. Its errors come from the environment
+// (the port is taken, the host does not resolve, the URL file cannot be
+// written), since the configuration was validated.
+func startMock(cfg serveConfig, logger *slog.Logger) (*runningMock, error) {
 	cfg.opts.Logger = logger
 	srv, err := mockserver.NewServer(cfg.opts)
 	if err != nil {
-		// The configuration was valid, so this is the environment: the
-		// port is taken, the host does not resolve.
-		fmt.Fprintf(stderr, "siteverify serve: start on %s: %v\n", cfg.opts.Addr, err)
-		return exitFail
+		return nil, fmt.Errorf("start on %s: %w", cfg.opts.Addr, err)
 	}
-	defer srv.Close()
-	fmt.Fprintf(stdout, "siteverify: listening on %s\n", srv.URL())
+	m := &runningMock{srv: srv, url: usableURL(srv.URL(), cfg.opts.Addr)}
+	m.verifyURL = m.url + mockserver.VerifyPath
+	if cfg.urlFile != "" {
+		if err := writeFileAtomic(cfg.urlFile, []byte(m.url+"\n")); err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("--url-file: %w", err)
+		}
+		m.urlFile = cfg.urlFile
+	}
 	site := srv.Site()
 	logger.Info("siteverify serve started",
-		"verify_url", srv.VerifyURL(),
-		"admin_url", srv.URL()+mockserver.AdminPrefix,
+		"verify_url", m.verifyURL,
+		"admin_url", m.url+mockserver.AdminPrefix,
 		"admin_auth", authDescription(cfg.opts.AdminToken),
 		"sitekey", site.SiteKey,
 		"secret", mockserver.Fingerprint(site.Secret), // the secret itself: GET /__admin/sites
@@ -49,11 +85,64 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		"journal_size", cfg.opts.JournalSize,
 		"signing_key", keyDescription(cfg.opts.SigningKey),
 	)
-	<-ctx.Done()
-	logger.Info("shutting down")
-	srv.Close()
-	logger.Info("stopped")
-	return exitOK
+	return m, nil
+}
+
+// close stops the mock and removes its URL file, so a script never reads
+// the URL of a mock that is gone. It is idempotent.
+func (m *runningMock) close() {
+	m.srv.Close()
+	if m.urlFile != "" {
+		_ = os.Remove(m.urlFile)
+		m.urlFile = ""
+	}
+}
+
+// usableURL turns the URL of a wildcard bind into one a client can use: the
+// loopback address of the family that was asked for, 127.0.0.1 for
+// 0.0.0.0 (or no host) and [::1] for [::]. The listener's own address does
+// not say: on a dual-stack host, 0.0.0.0 listens as [::].
+func usableURL(raw, addr string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil || !ip.IsUnspecified() {
+		return raw
+	}
+	host := "127.0.0.1"
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		if asked := net.ParseIP(h); asked != nil && asked.To4() == nil {
+			host = "::1"
+		}
+	}
+	u.Host = net.JoinHostPort(host, u.Port())
+	return u.String()
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, so a reader polling for the file never sees it
+// half written.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }
 
 // authDescription says whether the admin API needs a token, never which.

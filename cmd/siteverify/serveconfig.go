@@ -20,6 +20,8 @@ type serveConfig struct {
 	logLevel slog.Level
 	// fixtures is the fixtures file loaded, "" if none.
 	fixtures string
+	// urlFile receives the base URL once listening, "" for none.
+	urlFile string
 }
 
 // Limits on serve settings.
@@ -40,6 +42,7 @@ func serveSettings() []option {
 		{flag: "journal-size", env: "SITEVERIFY_JOURNAL_SIZE", def: strconv.Itoa(mockserver.DefaultJournalSize), usage: "siteverify requests the journal keeps (1-1000000)"},
 		{flag: "log-level", env: "SITEVERIFY_LOG_LEVEL", def: defaultLogLevel, usage: "debug (one record per request), info, warn or error"},
 		{flag: "signing-key", env: "SITEVERIFY_SIGNING_KEY", usage: "token HMAC key, at least 32 hex digits; replicas sharing it accept each other's tokens (default random)"},
+		{flag: "url-file", env: "SITEVERIFY_URL_FILE", usage: "once listening, write the base URL (one line) to this file, for scripts; removed at exit"},
 	}
 }
 
@@ -61,7 +64,14 @@ func loadServeConfig(args []string, env func(string) string) (serveConfig, error
 	if len(o.args) > 0 {
 		return serveConfig{}, fmt.Errorf("serve takes no arguments, got %q (flags go before them; see siteverify help serve)", o.args)
 	}
+	return serveConfigFrom(o)
+}
+
+// serveConfigFrom validates the serve options of a parsed command line:
+// serve's, or exec's, which shares them.
+func serveConfigFrom(o *options) (serveConfig, error) {
 	var cfg serveConfig
+	var err error
 	token, tokenSrc := o.get("admin-token")
 	if cfg.opts.AdminToken, err = parseAdminToken(token, tokenSrc); err != nil {
 		return serveConfig{}, err
@@ -91,6 +101,7 @@ func loadServeConfig(args []string, env func(string) string) (serveConfig, error
 		fx.Apply(&cfg.opts)
 		cfg.fixtures = path
 	}
+	cfg.urlFile = o.str("url-file")
 	return cfg, nil
 }
 

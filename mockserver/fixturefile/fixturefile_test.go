@@ -28,8 +28,8 @@ func TestLoadExample(t *testing.T) {
 	if fx.DefaultSite.Kind != mockserver.V3 || fx.DefaultSite.Hostname != "app.example.com" {
 		t.Errorf("default site = %+v", fx.DefaultSite)
 	}
-	if len(fx.Sites) != 2 || len(fx.Tokens) != 9 || len(fx.Rules) != 5 {
-		t.Fatalf("got %d sites, %d tokens, %d rules; want 2, 9, 5", len(fx.Sites), len(fx.Tokens), len(fx.Rules))
+	if len(fx.Sites) != 2 || len(fx.Tokens) != 10 || len(fx.Rules) != 5 {
+		t.Fatalf("got %d sites, %d tokens, %d rules; want 2, 10, 5", len(fx.Sites), len(fx.Tokens), len(fx.Rules))
 	}
 	byName := map[string]mockserver.NamedToken{}
 	for _, nt := range fx.Tokens {
@@ -37,6 +37,9 @@ func TestLoadExample(t *testing.T) {
 	}
 	if got := byName["human-signup"].Spec; got.Action != "signup" || got.Score != 0.9 || got.Hostname != "app.example.com" {
 		t.Errorf("merge key: human-signup spec = %+v", got)
+	}
+	if got := byName["wrong-hostname"].Spec; got.Hostname != "evil-clone.example" || got.Action != "login" {
+		t.Errorf("wrong-hostname spec = %+v", got)
 	}
 	if got := byName["bot"].Spec.Score; got != mockserver.ExactlyZero {
 		t.Errorf("score: 0 gave Score %v, want ExactlyZero", got)

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/siteverify/siteverify/fixtures"
+)
+
+// runFixtures is `siteverify fixtures`: it prints the sample fixtures file
+// the binary carries, so a CI job needs no checkout for the named tokens.
+func runFixtures(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+			fmt.Fprintln(stdout, "usage: siteverify fixtures > mock.yaml\n\nPrints the sample fixtures file (fixtures/mock.yaml): a default site, further sites,\nthe named tokens (human-login, bot, wrong-hostname, expired, ...) and rules (outage, hang, ...).\nsiteverify exec loads it when given no --fixtures.")
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "usage: siteverify fixtures > mock.yaml (it takes no arguments)")
+		return exitUsage
+	}
+	fmt.Fprint(stdout, fixtures.MockYAML())
+	return exitOK
+}
+
+// starterKinds are the key kinds `siteverify init` has a starter for.
+var starterKinds = []string{"v3", "v2-checkbox", "v2-invisible", "android"}
+
+func initOptions() []option {
+	return []option{
+		{flag: "provider", env: "SITEVERIFY_PROVIDER", def: "recaptcha", usage: "the CAPTCHA provider: recaptcha"},
+		{flag: "kind", env: "SITEVERIFY_KIND", def: "v3", usage: "key type: " + strings.Join(starterKinds, ", ")},
+		{flag: "out", usage: "file to write; - for stdout (default target.yaml)"},
+		{flag: "force", boolean: true, usage: "overwrite an existing file"},
+	}
+}
+
+func initUsage(w io.Writer) {
+	fmt.Fprint(w, "usage: siteverify init [--kind v3] [--out target.yaml]\n\nWrites a commented starter target file for siteverify conform: fill in how to start\nyour backend and what its endpoint looks like, then run siteverify conform --target FILE.\n\n")
+	printOptions(w, initOptions())
+}
+
+// runInit is `siteverify init`.
+func runInit(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseOptions("init", initOptions(), args, env)
+	if errors.Is(err, flag.ErrHelp) {
+		initUsage(stdout)
+		return exitOK
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "siteverify init: "+format+"\n", a...)
+		return exitUsage
+	}
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if len(o.args) > 0 {
+		return usageErr("unexpected arguments %q: the file goes in --out", o.args)
+	}
+	if p, src := o.get("provider"); p != "recaptcha" {
+		return usageErr("%s=%q: the only provider is recaptcha for now", src, p)
+	}
+	kind, src := o.get("kind")
+	if !slices.Contains(starterKinds, kind) {
+		return usageErr("%s=%q: want one of %s", src, kind, strings.Join(starterKinds, ", "))
+	}
+	force, err := o.boolean("force")
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	text, err := starterTarget(kind)
+	if err != nil {
+		fmt.Fprintf(stderr, "siteverify init: %v\n", err)
+		return exitHarness
+	}
+	out := o.str("out")
+	if out == "" {
+		out = "target.yaml"
+	}
+	if out == "-" {
+		fmt.Fprint(stdout, text)
+		return exitOK
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(out, flags, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return usageErr("%s exists; pass --force to overwrite it, or --out another file", out)
+	}
+	if err == nil {
+		_, err = io.WriteString(f, text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return usageErr("write %s: %v", out, err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (reCAPTCHA %s): edit start and endpoints, then run\n  siteverify conform --target %s\n", out, kind, out)
+	return exitOK
+}
+
+// starterTarget renders the starter target file for a key kind.
+func starterTarget(kind string) (string, error) {
+	var b bytes.Buffer
+	err := starterTemplate.Execute(&b, struct {
+		Kind        string
+		V3, Android bool
+	}{kind, kind == "v3", kind == "android"})
+	if err != nil {
+		return "", fmt.Errorf("render the starter target: %w", err)
+	}
+	return b.String(), nil
+}
+
+var starterTemplate = template.Must(template.New("target").Parse(`# siteverify target file: how to start your backend and what a protected
+# request looks like. Run it with
+#
+#     siteverify conform --target target.yaml --junit out/conform.xml --html out/conform.html
+#
+# Every field is documented in the README ("The target file"). Parsing is
+# strict: a misspelt field is an error naming the file, line and fix.
+name: my-backend
+provider: recaptcha
+kind: {{.Kind}}
+
+# How the harness starts your backend (delete this section if it already
+# runs; then set sitekey and secret here and point the backend at a running
+# siteverify serve). The placeholders are filled in by the harness:
+#   {{"{{"}}port{{"}}"}}        a free port on 127.0.0.1 for your backend
+#   {{"{{"}}verify_url{{"}}"}}  the mock's siteverify URL: use it instead of Google's
+#   {{"{{"}}secret{{"}}"}}      the secret your backend sends (generated)
+#   {{"{{"}}sitekey{{"}}"}}     the sitekey your pages use (generated)
+start:
+  command: [./server, --port, "{{"{{"}}port{{"}}"}}"]   # a path with a slash is relative to dir
+  dir: .                          # relative to this file's directory
+  env:
+    RECAPTCHA_VERIFY_URL: "{{"{{"}}verify_url{{"}}"}}"
+    RECAPTCHA_SECRET: "{{"{{"}}secret{{"}}"}}"
+  ready_url: "http://127.0.0.1:{{"{{"}}port{{"}}"}}/healthz"   # polled until it answers 2xx
+  ready_timeout: 30s
+
+# The endpoints that verify a token. The suite sends valid, forged, replayed,
+# expired and mismatched tokens to each and checks what the backend answers.
+endpoints:
+  - url: "http://127.0.0.1:{{"{{"}}port{{"}}"}}/login"
+    fields: {username: alice, password: correct-horse-battery-staple}   # the rest of a valid request
+    token: {name: g-recaptcha-response}   # the form field that carries the token
+{{- if .V3}}
+    action: login                 # the action your backend expects
+    min_score: 0.5                # your threshold
+{{- end}}
+{{- if .Android}}
+    package_names: [com.example.app]   # the apk package names your backend allows
+{{- else}}
+    hostnames: [app.example.com]  # the hostnames your backend allows; valid tokens use the first
+{{- end}}
+
+# What your backend's answers look like.
+classify:
+  accepted: {status: [200]}
+  rejected: {status: [400, 403, 503]}   # include your outage status when you fail closed
+
+# What your backend does when siteverify is down or answers garbage.
+outage:
+  policy: fail-closed             # fail-closed, fail-open or challenge
+  answer_within: 5s               # your siteverify timeout plus your own work
+`))
