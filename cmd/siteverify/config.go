@@ -65,6 +65,11 @@ func parseOptions(cmd string, list []option, args []string, env func(string) str
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			if near := nearestOption(strings.TrimPrefix(name, "-"), list); near != "" {
+				return nil, fmt.Errorf("%w; did you mean --%s? (see siteverify help %s)", err, near, cmd)
+			}
+		}
 		return nil, fmt.Errorf("%w (see siteverify help %s)", err, cmd)
 	}
 	o.args = fs.Args()
@@ -143,4 +148,38 @@ func printOptions(w io.Writer, list []option) {
 		}
 		fmt.Fprintf(w, "  --%s%s\n      %s%s\n", op.flag, env, op.usage, def)
 	}
+}
+
+// nearestOption returns the declared flag closest to a mistyped one, or ""
+// when none is close: at most two edits away, and fewer than half its
+// letters.
+func nearestOption(name string, list []option) string {
+	best, bestDist := "", 3
+	for _, op := range list {
+		if d := editDistance(name, op.flag); d < bestDist && 2*d < len(op.flag) {
+			best, bestDist = op.flag, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
