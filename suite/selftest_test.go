@@ -76,6 +76,7 @@ var narrow = []struct {
 	// fails alone: with a fallback to the secret, only WIRE-001 joins it.
 	{"sitekey-first", allKinds, []string{"WIRE-001", "WIRE-003"}},
 	{"secret-in-query", allKinds, []string{"WIRE-004"}},
+	{"secret-also-in-query", allKinds, []string{"WIRE-004"}}, // the journal says form; the query has it too
 	{"token-in-query", allKinds, []string{"WIRE-005"}},
 	{"no-remoteip", allKinds, []string{"WIRE-006"}},                                     // v2-invisible: the no-header branch
 	{"remoteip-from-connection", []string{"v3", "v2", "android"}, []string{"WIRE-006"}}, // the client's address, not any address
