@@ -154,7 +154,7 @@ func (s *Session) checkCrash(ctx context.Context, connLost bool) *Crash {
 		}
 		since = p.outStart
 	}
-	return &Crash{Status: status, Output: s.out.lastLines(since, crashOutputLines, crashOutputBytes)}
+	return &Crash{Status: status, Output: s.redact(s.out.lastLines(since, crashOutputLines, crashOutputBytes))}
 }
 
 // recover brings the backend back after crash c (what says when: "during

@@ -47,7 +47,8 @@ type process struct {
 	done        chan struct{} // closed when the main process has exited
 	waitErr     error         // the main process's exit, valid after done
 	stopTimeout time.Duration
-	outStart    int64 // out.total() when this start began
+	outStart    int64               // out.total() when this start began
+	redact      func(string) string // applied to output quoted in errors; nil: none
 	tree        *procTree
 	stopOnce    sync.Once
 	stopErr     error
@@ -185,7 +186,11 @@ func lookPathIn(name, path string) (string, error) {
 // output is what this start of the backend wrote (as much as the tail
 // buffer holds).
 func (p *process) output() string {
-	return p.out.lastLines(p.outStart, maxOutputBytes, maxOutputBytes)
+	out := p.out.lastLines(p.outStart, maxOutputBytes, maxOutputBytes)
+	if p.redact != nil {
+		out = p.redact(out)
+	}
+	return out
 }
 
 // exited reports whether the main process has exited.

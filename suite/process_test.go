@@ -177,3 +177,44 @@ func TestStartSectionFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestBackendOutputRedactsSecret: a backend that prints its secret does
+// not put it in the report, or in a start error, in clear.
+func TestBackendOutputRedactsSecret(t *testing.T) {
+	path := helperTarget(t, "")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'echo "my secret is $HELPER_SECRET"; exec "$0" "$@"', `, 1)
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := suite.NewSession(context.Background(), suite.Config{Target: tg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RunCase(context.Background(), "ACCEPT-001")
+	s.Close()
+	out := s.Report().TargetOutput
+	if !strings.Contains(out, "my secret is [secret]\n") || strings.Contains(out, s.Site().Secret) {
+		t.Errorf("backend output in the report:\n%s", out)
+	}
+
+	// Readiness fails: the error quotes the output, redacted too.
+	y = strings.Replace(y, "exec \"$0\" \"$@\"", "exit 5", 1)
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tg, err = target.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	_, err = suite.NewSession(context.Background(), suite.Config{Target: tg})
+	if err == nil || !strings.Contains(err.Error(), "my secret is [secret]") {
+		t.Errorf("start error = %v", err)
+	}
+}

@@ -178,6 +178,7 @@ func (s *Session) startBackend(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.redact = s.redact
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
@@ -240,8 +241,17 @@ func (s *Session) Mock() mockserver.Mock { return s.mock }
 func (s *Session) Site() mockserver.Site { return s.site }
 
 // BackendOutput is what the started backend wrote so far (the last 256
-// KiB), "" if the harness did not start it.
-func (s *Session) BackendOutput() string { return s.out.String() }
+// KiB), "" if the harness did not start it. The target's secret, should
+// the backend print it, is replaced by "[secret]": reports are shared.
+func (s *Session) BackendOutput() string { return s.redact(s.out.String()) }
+
+// redact replaces the target's secret in text written by the backend.
+func (s *Session) redact(text string) string {
+	if sec := s.site.Secret; len(sec) >= 8 {
+		text = strings.ReplaceAll(text, sec, "[secret]")
+	}
+	return text
+}
 
 // Close stops the backend (if the session started it) and the in-process
 // mock (if it started one). It is idempotent. The mock goes first, so a

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +29,13 @@ const (
 // hostname localhost) behind wrap, in process, and returns a target for it
 // with extra YAML appended to its endpoint, and the mock it verifies with.
 func wrappedBackend(t *testing.T, wrap func(verifyURL string, next http.Handler) http.Handler, endpointExtra, outage string) (*target.Target, *mockserver.Server) {
+	tg, m, _ := wrappedBackendServer(t, wrap, endpointExtra, outage)
+	return tg, m
+}
+
+// wrappedBackendServer is wrappedBackend that also returns the backend's
+// server.
+func wrappedBackendServer(t *testing.T, wrap func(verifyURL string, next http.Handler) http.Handler, endpointExtra, outage string) (*target.Target, *mockserver.Server, *httptest.Server) {
 	t.Helper()
 	m, err := mockserver.NewServer(mockserver.Options{})
 	if err != nil {
@@ -40,6 +49,7 @@ func wrappedBackend(t *testing.T, wrap func(verifyURL string, next http.Handler)
 	}
 	srv := httptest.NewServer(wrap(m.VerifyURL(), h))
 	t.Cleanup(srv.Close)
+
 	y := fmt.Sprintf(`kind: v2-checkbox
 sitekey: %s
 secret: %s
@@ -58,7 +68,7 @@ outage: {%s}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tg, m
+	return tg, m, srv
 }
 
 // slow delays every answer by d.
@@ -166,5 +176,53 @@ func TestTokenless(t *testing.T) {
 		if got := suite.Tokenless(in); got != want {
 			t.Errorf("Tokenless(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestPortWatchWithoutStart: a backend the harness did not start closes
+// its port during a case. That case fails with "backend crashed"; the
+// harness cannot restart it, waits for it to come back, then reports the
+// remaining cases as not run.
+func TestPortWatchWithoutStart(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		n   int
+		srv *httptest.Server // set before any request
+	)
+	tg, m, s := wrappedBackendServer(t, func(_ string, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			n++
+			second, self := n == 2, srv
+			mu.Unlock()
+			if second { // the second request takes the backend down
+				self.Listener.Close()
+				if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					c.Close()
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, "", "")
+	mu.Lock()
+	srv = s
+	mu.Unlock()
+	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Mock: m, Focus: []string{"ACCEPT-001", "REJECT-004", "REJECT-010"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []suite.Status{rep.Results[0].Status, rep.Results[1].Status, rep.Results[2].Status}
+	if !slices.Equal(got, []suite.Status{suite.StatusPassed, suite.StatusFailed, suite.StatusError}) {
+		t.Fatalf("statuses = %v, want passed, failed, error", got)
+	}
+	cr := rep.Results[1].Crash
+	if cr == nil || !strings.HasPrefix(cr.Status, "running, but 127.0.0.1:") || cr.Restarted ||
+		!strings.Contains(cr.RestartError, "the target has no start section") {
+		t.Errorf("REJECT-004 crash = %+v", cr)
+	}
+	if a := rep.Results[2].Actual; !strings.HasPrefix(a, "not run: the backend crashed during REJECT-004") {
+		t.Errorf("REJECT-010 actual = %q", a)
 	}
 }
