@@ -185,6 +185,12 @@ var catalog = []Case{
 		Run:         rejectNoErrorCodes,
 	},
 	{
+		ID: "REJECT-015", Title: "rejects a v3 answer without an action", Level: Must, Kinds: v3Only,
+		Requirement: "The backend MUST reject a v3 verification whose answer has a score but no action, rather than judge it as a v2 answer (which has neither) and skip the action check.",
+		Reference:   refV3 + " (\"action: the action name for this request (important to verify)\"); wire-facts §1.2 and §1.8 (v3 answers carry score and action, v2 answers neither)",
+		Run:         rejectMissingAction,
+	},
+	{
 		ID: "WIRE-001", Title: "verifies a submitted token exactly once", Level: Must,
 		Requirement: "The backend MUST call siteverify exactly once for a request with a token: a second call (say, in a validator and again in the handler) always gets timeout-or-duplicate.",
 		Reference:   refLifetime + "; hCaptcha/hcaptcha-go README (a retry consumes the token)",
@@ -231,6 +237,12 @@ var catalog = []Case{
 		Requirement: "The backend SHOULD NOT call siteverify again with the same token after a failed call: the first call may have consumed it, so a retry only turns an outage into timeout-or-duplicate.",
 		Reference:   "hCaptcha/hcaptcha-go README (retrying after a network error consumes the token); " + refLifetime,
 		Run:         wireNoRetry,
+	},
+	{
+		ID: "WIRE-009", Title: "does not resend a token after a timeout", Level: Should,
+		Requirement: "The backend SHOULD NOT send a token to siteverify again after its call for that token timed out, neither itself nor through an HTTP client that retries idempotent requests: siteverify may have received and consumed the token, so the resend gets timeout-or-duplicate or verifies one token twice.",
+		Reference:   refLifetime + "; Ruby Net::HTTP max_retries (an idempotent request is retried once after Net::ReadTimeout), which resends the recaptcha gem's GET verification; hCaptcha/hcaptcha-go README (a retry consumes the token)",
+		Run:         wireNoRetryAfterTimeout,
 	},
 	{
 		ID: "OUTAGE-001", Title: "follows the outage policy on HTTP 500", Level: Must,
@@ -285,6 +297,12 @@ var catalog = []Case{
 		Requirement: "A rejection SHOULD NOT reveal the score, hostname, challenge time or any other part of siteverify's answer to the client, which would help an attacker tune a bot.",
 		Reference:   "OWASP ASVS 4.0 V7.4.1 (generic messages for security-sensitive errors); " + refV3,
 		Run:         leakNothing,
+	},
+	{
+		ID: "LEAK-002", Title: "shows nothing of a siteverify failure", Level: Should,
+		Requirement: "While siteverify misbehaves (an HTTP 5xx, an HTML page, malformed JSON), the backend's answers SHOULD NOT show, in their body or headers, a stack trace, exception text, the siteverify URL or any part of siteverify's answer.",
+		Reference:   "OWASP ASVS 4.0 V7.4.1 (a generic message when an unexpected error occurs); CWE-209, Generation of Error Message Containing Sensitive Information; google/recaptcha (PHP) turns such answers into its own codes (bad-response, invalid-json), wire-facts §1.3 and §1.4",
+		Run:         leakNothingOnOutage,
 	},
 }
 

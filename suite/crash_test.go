@@ -16,11 +16,11 @@ import (
 )
 
 // TestCrashRestart runs the whole catalog against the reference backend
-// with the crash-on-transport-error flaw, started as a process: the two
-// cases whose siteverify call fails at the transport (a reset, a hang past
-// the backend's 1s client timeout) crash it. Each of them fails with
-// "backend crashed", the harness restarts the backend, and every later case
-// is judged on the new process and passes.
+// with the crash-on-transport-error flaw, started as a process: the three
+// cases whose siteverify call fails at the transport (a call held past the
+// backend's 1s client timeout in WIRE-009, a reset, a hang) crash it.
+// Each of them fails with "backend crashed", the harness restarts the
+// backend, and every later case is judged on the new process and passes.
 func TestCrashRestart(t *testing.T) {
 	t.Parallel()
 	tg, err := target.Load(helperTarget(t, `    HELPER_FLAWS: crash-on-transport-error`))
@@ -33,7 +33,7 @@ func TestCrashRestart(t *testing.T) {
 	}
 	var console bytes.Buffer
 	rep.WriteConsole(&console, false)
-	want := []string{"OUTAGE-006", "OUTAGE-007"}
+	want := []string{"WIRE-009", "OUTAGE-006", "OUTAGE-007"}
 	if got := rep.Failed(); !slices.Equal(got, want) {
 		t.Fatalf("failed cases = %v, want %v\n%s", got, want, console.String())
 	}
@@ -56,10 +56,10 @@ func TestCrashRestart(t *testing.T) {
 			t.Errorf("%s: %s, want passed on the restarted backend: %s", r.ID, r.Status, r.Actual)
 		}
 	}
-	if s := rep.Summary; s.Crashes != 2 || s.Restarts != 2 || s.Errors != 0 || s.Failed != 2 {
+	if s := rep.Summary; s.Crashes != 3 || s.Restarts != 3 || s.Errors != 0 || s.Failed != 3 {
 		t.Errorf("summary = %+v", s)
 	}
-	if len(rep.Notes) != 2 || !strings.Contains(rep.Notes[0], "the backend crashed during OUTAGE-006 (exit status 2); restarted, ready in") {
+	if len(rep.Notes) != 3 || !strings.Contains(rep.Notes[1], "the backend crashed during OUTAGE-006 (exit status 2); restarted, ready in") {
 		t.Errorf("notes = %q", rep.Notes)
 	}
 	if !strings.Contains(rep.TargetOutput, "--- siteverify: the backend crashed during OUTAGE-007 (exit status 2); restarting it ---") {
@@ -68,7 +68,7 @@ func TestCrashRestart(t *testing.T) {
 
 	// Every report shows the crash and the restart.
 	c := console.String()
-	for _, w := range []string{"FAIL  OUTAGE-006", "BACKEND CRASHED: exit status 2; the harness restarted the backend", "2 backend crash(es), 2 restart(s)",
+	for _, w := range []string{"FAIL  OUTAGE-006", "BACKEND CRASHED: exit status 2; the harness restarted the backend", "3 backend crash(es), 3 restart(s)",
 		"note: the backend crashed during OUTAGE-007"} {
 		if !strings.Contains(c, w) {
 			t.Errorf("console report lacks %q:\n%s", w, c)
@@ -97,7 +97,7 @@ func TestCrashRestart(t *testing.T) {
 			}
 		}
 	}
-	if crashes != 2 || back.Summary.Restarts != 2 {
+	if crashes != 3 || back.Summary.Restarts != 3 {
 		t.Errorf("JSON: %d crashes, summary %+v", crashes, back.Summary)
 	}
 	var ju bytes.Buffer
@@ -132,7 +132,7 @@ func TestCrashRestart(t *testing.T) {
 			crashed = append(crashed, strings.Fields(tc.Name)[0])
 		}
 	}
-	if !slices.Equal(crashed, want) || props["backend_restarts"] != "2" {
+	if !slices.Equal(crashed, want) || props["backend_restarts"] != "3" {
 		t.Errorf("JUnit: crashed cases %v, properties %v", crashed, props)
 	}
 }

@@ -134,7 +134,7 @@ func TestConformBinaryReferenceBackend(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	t.Logf("the catalog against the reference backend binary took %v", elapsed)
-	for _, want := range []string{"PASS  ACCEPT-001  accepts a valid token  (", "SKIP  REJECT-005", "32 passed, 0 failed, 1 skipped  (refbackend, "} {
+	for _, want := range []string{"PASS  ACCEPT-001  accepts a valid token  (", "SKIP  REJECT-005", "35 passed, 0 failed, 1 skipped  (refbackend, "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -152,7 +152,7 @@ func TestConformBinaryReferenceBackend(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Passed || rep.Summary.Passed != 32 || len(rep.Results) != 33 || !strings.Contains(rep.TargetOutput, "refbackend: listening on") {
+	if !rep.Passed || rep.Summary.Passed != 35 || len(rep.Results) != 36 || !strings.Contains(rep.TargetOutput, "refbackend: listening on") {
 		t.Errorf("JSON report: passed=%v summary=%+v results=%d output=%q", rep.Passed, rep.Summary, len(rep.Results), rep.TargetOutput)
 	}
 	x, err := os.ReadFile(junitPath)
@@ -163,11 +163,11 @@ func TestConformBinaryReferenceBackend(t *testing.T) {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`
 	}
-	if err := xml.Unmarshal(x, &ju); err != nil || ju.Tests != 33 || ju.Failures != 0 {
+	if err := xml.Unmarshal(x, &ju); err != nil || ju.Tests != 36 || ju.Failures != 0 {
 		t.Errorf("JUnit report: %+v %v", ju, err)
 	}
 	h, err := os.ReadFile(htmlPath)
-	if err != nil || !strings.Contains(string(h), `id="totals">32 passed, 0 failed, 0 warnings, 1 skipped`) || !strings.Contains(string(h), "refbackend: listening on") {
+	if err != nil || !strings.Contains(string(h), `id="totals">35 passed, 0 failed, 0 warnings, 1 skipped`) || !strings.Contains(string(h), "refbackend: listening on") {
 		t.Errorf("HTML report: %v\n%.400s", err, h)
 	}
 }
