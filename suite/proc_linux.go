@@ -38,12 +38,13 @@ type procTree struct {
 	marker []byte // "SITEVERIFY_BACKEND_RUN=value"
 	self   int
 
-	mu   sync.Mutex
-	seen map[int]bool // PIDs seen alive with the marker: a zombie's environment is gone
+	mu      sync.Mutex
+	seen    map[int]bool    // PIDs seen alive with the marker: a zombie's environment is gone
+	outside map[string]bool // "pid start-time" of processes without the marker, not read again
 }
 
 func newProcTree(pid int, marker string) *procTree {
-	return &procTree{pid: pid, marker: []byte(marker), self: os.Getpid(), seen: map[int]bool{}}
+	return &procTree{pid: pid, marker: []byte(marker), self: os.Getpid(), seen: map[int]bool{}, outside: map[string]bool{}}
 }
 
 // member is one process of the tree, as /proc shows it.
@@ -79,18 +80,25 @@ func (t *procTree) members() []member {
 			continue
 		}
 		f := bytes.Fields(stat[i+1:])
-		if len(f) < 3 {
+		if len(f) < 20 {
 			continue
 		}
 		m := member{pid: pid, zombie: string(f[0]) == "Z" || string(f[0]) == "X"}
 		m.ppid, _ = strconv.Atoi(string(f[1]))
 		pgrp, _ := strconv.Atoi(string(f[2]))
+		// A process's environment is fixed once it runs, so one without
+		// the marker is not read again (keyed with its start time, field
+		// 22, in case the PID is reused).
+		key := name + " " + string(f[19])
 		switch {
 		case pgrp == t.pid || t.seen[pid]:
 			out = append(out, m)
+		case t.outside[key]:
 		case t.hasMarker(name):
 			t.seen[pid] = true
 			out = append(out, m)
+		default:
+			t.outside[key] = true
 		}
 	}
 	return out

@@ -321,7 +321,7 @@ func (p *process) waitGone(d time.Duration) bool {
 		}
 		select {
 		case <-p.done:
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
