@@ -56,6 +56,11 @@ type Result struct {
 	// Journal holds the siteverify calls the case caused, as the mock saw
 	// them (secrets as fingerprints).
 	Journal []mockserver.Request `json:"journal,omitempty"`
+	// Output is what a backend the harness started wrote while the case
+	// ran (from the byte offset of its output at the case's start to the
+	// offset once its output went quiet after the case; the last 16 KiB,
+	// the target's secret redacted). Report.TargetOutput has all of it.
+	Output string `json:"output,omitempty"`
 	// Started is when the case began; Duration how long it took (in JSON:
 	// duration_ms).
 	Started  time.Time     `json:"started"`
@@ -355,13 +360,16 @@ type junitProperty struct {
 }
 
 type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
+	Name      string `xml:"name,attr"`
+	Classname string `xml:"classname,attr"`
+	Time      string `xml:"time,attr"`
+	// Properties on a testcase are an extension of the format (pytest
+	// writes them too); readers that do not know them ignore them.
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Failure    *junitMessage   `xml:"failure,omitempty"`
+	Error      *junitMessage   `xml:"error,omitempty"`
+	Skipped    *junitMessage   `xml:"skipped,omitempty"`
+	SystemOut  *junitText      `xml:"system-out,omitempty"`
 }
 
 type junitMessage struct {
@@ -373,9 +381,12 @@ type junitMessage struct {
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
 // WriteJUnit writes the report as JUnit XML: one testsuite, one testcase
-// per case named "ID title" with the area as class name. A warning (failed
-// SHOULD case outside strict mode) is a passing testcase whose system-out
-// says so; a harness error is an <error>.
+// per case named "ID title" with the area as class name, its backend output
+// as its system-out. A warning (failed SHOULD case outside strict mode) is a
+// <skipped message="warning: ..."> with the failure's details and a
+// property siteverify.status=warning, so CI screens show it as skipped (not
+// as a silent pass) without failing the build; the suite's warnings
+// property counts them. A harness error is an <error>.
 func (r Report) WriteJUnit(w io.Writer) error {
 	s := junitSuite{
 		Name: "siteverify conform " + r.Target, Time: secs(r.Duration), Timestamp: r.Started.UTC().Format(time.RFC3339),
@@ -399,7 +410,10 @@ func (r Report) WriteJUnit(w io.Writer) error {
 			c.Skipped = &junitMessage{Message: res.Reason}
 			s.Skipped++
 		case res.Warning():
-			c.SystemOut = cdata("WARNING: SHOULD requirement not met (not counted without --strict)\n" + details.String())
+			c.Skipped = &junitMessage{Message: xmlSafe("warning: SHOULD requirement not met (counted only with --strict): " + res.Requirement),
+				Type: "warning", Text: xmlSafe(details.String())}
+			c.Properties = []junitProperty{{"siteverify.status", "warning"}}
+			s.Skipped++
 		case res.Status == StatusError:
 			c.Error = &junitMessage{Message: xmlSafe(firstLine(res.Actual)), Type: "not-run", Text: xmlSafe(details.String())}
 			s.Errors++
@@ -413,7 +427,13 @@ func (r Report) WriteJUnit(w io.Writer) error {
 			c.Failure = &junitMessage{Message: string(res.Level) + ": " + res.Requirement, Type: res.ID, Text: xmlSafe(details.String())}
 			s.Failures++
 		}
+		if res.Output != "" {
+			c.SystemOut = cdata(res.Output)
+		}
 		s.Cases = append(s.Cases, c)
+	}
+	if r.Summary.Warnings > 0 {
+		s.Properties = append(s.Properties, junitProperty{"warnings", fmt.Sprint(r.Summary.Warnings)})
 	}
 	s.Tests = len(s.Cases)
 	doc := junitSuites{Name: "siteverify conform", Tests: s.Tests, Failures: s.Failures + s.Errors, Skipped: s.Skipped,

@@ -292,6 +292,7 @@ func (s *Session) RunCase(ctx context.Context, id string) Result {
 	case !s.ensureUp(ctx, c.ID):
 		res.Status, res.Counted, res.Actual = StatusError, true, "not run: "+s.downReason()
 	default:
+		mark := s.outputMark()
 		connLost := s.runEndpoints(ctx, c, &res)
 		res.Duration = time.Since(start)
 		if ctx.Err() == nil {
@@ -305,6 +306,7 @@ func (s *Session) RunCase(ctx context.Context, id string) Result {
 				}
 			}
 		}
+		res.Output = s.caseOutput(mark)
 	}
 	if res.Duration == 0 {
 		res.Duration = time.Since(start)
