@@ -60,7 +60,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower":    strings.ToLower,
 	"join":     strings.Join,
 	"anchor":   anchor,
-	"warning":  func(r suite.Result) bool { return r.Warning() },
+	"lines":    func(s string) int { return strings.Count(strings.TrimRight(s, "\n"), "\n") + 1 },
 }).Parse(pageTemplate))
 
 // Write renders doc to w.
@@ -71,13 +71,17 @@ func Write(w io.Writer, doc Document) error {
 	return nil
 }
 
-// view is the template's model: the documents' results arranged as a
-// matrix of rows (cases and flows) by columns (runs).
+// view is the template's model: the documents' results arranged as one
+// list of rows (cases, then flows), each row a line of the matrix (one
+// status per run) that opens onto its details in every run.
 type view struct {
 	Document
-	Columns []column
-	Rows    []row
-	Total   counts
+	Columns  []column
+	CaseRows []row
+	FlowRows []row
+	Total    counts
+	// Grid lays out a row's line: ID, title, then one status column per run.
+	Grid template.CSS
 }
 
 type column struct {
@@ -86,6 +90,19 @@ type column struct {
 	Conform counts
 	Browse  counts
 	Verdict string // "pass" or "fail"
+	// Failed, Warnings and NotRun name the results the summary lists: failed
+	// cases and flows (crashes and harness errors included), failed SHOULD
+	// cases, and cases not run because the backend was down.
+	Failed, Warnings, NotRun []link
+	// OutputAttributed is whether any result carries its own backend
+	// output; when none does, the whole output is shown open on a failure.
+	OutputAttributed bool
+}
+
+// link names a result in the summary.
+type link struct {
+	ID, Title, Anchor string
+	Note              string // e.g. "backend crashed"
 }
 
 type counts struct{ Passed, Failed, Skipped, Warnings int }
@@ -93,15 +110,33 @@ type counts struct{ Passed, Failed, Skipped, Warnings int }
 func (c counts) Total() int { return c.Passed + c.Failed + c.Skipped + c.Warnings }
 
 type row struct {
-	ID, Title, Kind string // Kind: "case" or "flow"
-	Level           string
-	Cells           []cell
+	ID, Title, Level string
+	Anchor           string
+	Cells            []cell
+	// Open is whether the row starts unfolded: something in it failed or
+	// warned. Worst is that status, for the row's colour.
+	Open  bool
+	Worst string
 }
 
+// cell is one run's result in a row.
 type cell struct {
 	Status string // passed, failed, warning, skipped, error, or "" (not run)
 	Anchor string
+	Run    string // the run's name
+	Open   bool
+	Case   *suite.Result
+	Flow   *browser.Result
 }
+
+// needsAttention tells the statuses that unfold a row and name it in the
+// summary.
+func needsAttention(status string) bool {
+	return status == "failed" || status == "error" || status == "warning"
+}
+
+// severity orders statuses for a row's colour.
+var severity = map[string]int{"failed": 3, "error": 3, "warning": 2}
 
 func buildView(doc Document) view {
 	v := view{Document: doc}
@@ -111,42 +146,73 @@ func buildView(doc Document) view {
 			v.Runs[i].BackendOutput = r.Conform.TargetOutput
 		}
 	}
-	index := map[string]int{} // row key -> position
-	addRow := func(key string, r row) int {
-		if i, ok := index[key]; ok {
-			return i
+	single := len(doc.Runs) == 1
+	caseIndex, flowIndex := map[string]int{}, map[string]int{}
+	addRow := func(rows *[]row, index map[string]int, key string, r row) *row {
+		i, ok := index[key]
+		if !ok {
+			r.Cells = make([]cell, len(doc.Runs))
+			*rows = append(*rows, r)
+			i = len(*rows) - 1
+			index[key] = i
 		}
-		r.Cells = make([]cell, len(doc.Runs))
-		v.Rows = append(v.Rows, r)
-		index[key] = len(v.Rows) - 1
-		return len(v.Rows) - 1
+		return &(*rows)[i]
+	}
+	setCell := func(r *row, ci int, c cell) {
+		c.Run = doc.Runs[ci].Name
+		c.Open = single || needsAttention(c.Status)
+		r.Cells[ci] = c
+		if needsAttention(c.Status) {
+			r.Open = true
+			if severity[c.Status] > severity[r.Worst] {
+				r.Worst = c.Status
+			}
+		}
 	}
 	for ci, run := range doc.Runs {
-		col := column{Run: run, Index: ci, Verdict: "pass"}
+		col := column{Run: v.Runs[ci], Index: ci, Verdict: "pass"}
 		if run.Conform != nil {
-			for _, res := range run.Conform.Results {
-				st := string(res.Status)
-				switch {
-				case res.Warning():
-					st = "warning"
+			for k := range run.Conform.Results {
+				res := &run.Conform.Results[k]
+				st := caseStatus(*res)
+				a := anchor(ci, res.ID)
+				l := link{ID: res.ID, Title: res.Title, Anchor: a}
+				if res.Crash != nil {
+					l.Note = "backend crashed"
+				} else if res.HarnessError {
+					l.Note = "harness error"
+				}
+				switch st {
+				case "warning":
 					col.Conform.Warnings++
-				case res.Status == suite.StatusPassed:
+					col.Warnings = append(col.Warnings, l)
+				case "passed":
 					col.Conform.Passed++
-				case res.Status == suite.StatusFailed, res.Status == suite.StatusError:
+				case "failed":
+					col.Conform.Failed++
+					col.Verdict = "fail"
+					col.Failed = append(col.Failed, l)
+				case "error":
 					// A case not run because the backend was down counts
 					// against the run, shown with its own "error" badge.
 					col.Conform.Failed++
 					col.Verdict = "fail"
+					col.NotRun = append(col.NotRun, l)
 				default:
 					col.Conform.Skipped++
 				}
-				i := addRow("case "+res.ID, row{ID: res.ID, Title: res.Title, Kind: "case", Level: string(res.Level)})
-				v.Rows[i].Cells[ci] = cell{Status: st, Anchor: anchor(ci, res.ID)}
+				if res.Output != "" {
+					col.OutputAttributed = true
+				}
+				r := addRow(&v.CaseRows, caseIndex, res.ID, row{ID: res.ID, Title: res.Title, Level: string(res.Level), Anchor: anchor(-1, "case-"+res.ID)})
+				setCell(r, ci, cell{Status: st, Anchor: a, Case: res})
 			}
 		}
 		if run.Browse != nil {
-			for _, res := range run.Browse.Results {
+			for k := range run.Browse.Results {
+				res := &run.Browse.Results[k]
 				st := string(res.Status)
+				a := anchor(ci, res.ID+"-"+res.Page)
 				switch res.Status {
 				case browser.Passed:
 					col.Browse.Passed++
@@ -155,10 +221,11 @@ func buildView(doc Document) view {
 				default:
 					col.Browse.Failed++
 					col.Verdict = "fail"
+					col.Failed = append(col.Failed, link{ID: res.ID, Title: res.Title + " (page " + res.Page + ")", Anchor: a})
 				}
-				key := "flow " + res.ID + " " + res.Page
-				i := addRow(key, row{ID: res.ID, Title: res.Title + " (" + res.Page + ")", Kind: "flow"})
-				v.Rows[i].Cells[ci] = cell{Status: st, Anchor: anchor(ci, res.ID+"-"+res.Page)}
+				r := addRow(&v.FlowRows, flowIndex, res.ID+" "+res.Page,
+					row{ID: res.ID, Title: res.Title + " (" + res.Page + ")", Anchor: anchor(-1, "flow-"+res.ID+"-"+res.Page)})
+				setCell(r, ci, cell{Status: st, Anchor: a, Flow: res})
 			}
 		}
 		for _, c := range []counts{col.Conform, col.Browse} {
@@ -169,13 +236,27 @@ func buildView(doc Document) view {
 		}
 		v.Columns = append(v.Columns, col)
 	}
+	// Only digits go into the style: safe to mark as CSS.
+	v.Grid = template.CSS(fmt.Sprintf("grid-template-columns: 9.5em minmax(0, 1fr) repeat(%d, 8.5em)", max(len(doc.Runs), 1)))
 	return v
 }
 
-// anchor is an element id for a result in a run.
+// caseStatus is a case's badge: its status, or "warning" for a failed
+// SHOULD case that does not count.
+func caseStatus(r suite.Result) string {
+	if r.Warning() {
+		return "warning"
+	}
+	return string(r.Status)
+}
+
+// anchor is an element id for a result in a run (or, for run -1, for a
+// row).
 func anchor(run int, id string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "r%d-", run)
+	if run >= 0 {
+		fmt.Fprintf(&b, "r%d-", run)
+	}
 	for _, r := range id {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
 			b.WriteRune(r)
