@@ -298,13 +298,15 @@ func (s *Server) newRedactor(secret, fp string) redactor {
 // secretFingerprint reports whether v is a secret the mock knows (the
 // request's own or a registered one) and returns its fingerprint.
 func (rd *redactor) secretFingerprint(v string) (string, bool) {
-	if v == "" || len(v) > maxSecretLength {
+	if v == "" {
 		return "", false
 	}
+	// The request's own secret first, whatever its length: only registered
+	// secrets are bounded by maxSecretLength.
 	if v == rd.own {
 		return rd.ownFP, true
 	}
-	if rd.s == nil {
+	if rd.s == nil || len(v) > maxSecretLength {
 		return "", false
 	}
 	return rd.s.registeredFingerprint(v)
@@ -510,7 +512,7 @@ func (s *Server) echoMatch(m Match, secretShown bool) Match {
 	for _, f := range [...]*string{&m.Token, &m.RemoteIP} {
 		if fp, ok := rd.secretFingerprint(*f); ok {
 			*f = fp
-		} else if secretShown && m.Secret != "" && *f != "" && len(*f) <= maxSecretLength && Fingerprint(*f) == m.Secret {
+		} else if secretShown && m.Secret != "" && *f != "" && Fingerprint(*f) == m.Secret {
 			*f = m.Secret // the rule's own secret, known here by its fingerprint
 		}
 	}
