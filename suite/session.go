@@ -153,7 +153,25 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if s.target.Start != nil {
-		if err := s.startBackend(ctx); err != nil {
+		err := s.startBackend(ctx)
+		if err != nil && addrInUse(err) && ctx.Err() == nil {
+			// freePort's port was free when it checked, but another process
+			// took it before the backend bound it: once more on a new port.
+			if p := s.backend(); p != nil {
+				_ = p.stop(s.deadline)
+			}
+			old := vars.Port
+			if vars.Port, err = freePort(); err != nil {
+				return nil, fmt.Errorf("pick a port for the backend: %w", err)
+			}
+			s.port = vars.Port
+			if s.target, err = t.Expand(vars); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(s.out, "\n--- siteverify: port %d was taken before the backend bound it; starting it again on port %d ---\n", old, vars.Port)
+			err = s.startBackend(ctx)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -211,6 +229,16 @@ func orDefault(a, b string) string {
 	return b
 }
 
+// addrInUse reports whether a start error shows that the backend could not
+// bind its address because it is in use (its output, quoted in the error,
+// says so in the words of Go, Node, Python, Ruby or PHP).
+func addrInUse(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "eaddrinuse") || strings.Contains(msg, "address already in use")
+}
+
+// freePort returns a port that was free when it looked: another process
+// may take it before the backend binds it (NewSession then retries once).
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
