@@ -256,3 +256,161 @@ func leakNothingOnOutage(ctx context.Context, e *Env) error {
 	}
 	return nil
 }
+
+// ---- OUTAGE-009: the backend survives an outage ----
+
+// survivalProbes are the siteverify failures OUTAGE-009 puts the backend
+// through, in this order: the transport faults first (those that kill
+// real backends), then the answers it must parse and refuse.
+var survivalProbes = []struct {
+	rule mockserver.Rule
+	what string
+}{
+	{mockserver.Rule{Fault: mockserver.FaultClose}, "a closed connection (no answer)"},
+	{mockserver.Rule{Fault: mockserver.FaultReset}, "a connection reset"},
+	{mockserver.Rule{Status: http.StatusInternalServerError}, "HTTP 500 with Google's HTML error page"},
+	{mockserver.Rule{Fault: mockserver.FaultMalformedJSON}, "HTTP 200 with malformed JSON"},
+}
+
+// outageSurvival puts the backend through each siteverify failure of
+// survivalProbes, each for its own token, and after each one sends a
+// fresh valid token, which the backend must still accept: an outage must
+// not take the process down (nor leave it wedged). What the backend
+// answers to the failure itself is the other OUTAGE cases' business. A
+// backend that refuses a valid token even before any outage is left to
+// ACCEPT-001 (skipped).
+func outageSurvival(ctx context.Context, e *Env) error {
+	fresh := func(after string) (Response, error) {
+		tok, err := e.MintValid(ctx)
+		if err != nil {
+			return Response{}, err
+		}
+		return e.Submit(ctx, Submission{Token: tok, What: e.notes[tok] + ", " + after})
+	}
+	r, err := fresh("before any outage")
+	if err != nil {
+		return err
+	}
+	if r.Class != Accepted {
+		return e.Skip("the backend does not accept a valid token even before an outage (%s); ACCEPT-001 judges that", r)
+	}
+	for _, p := range survivalProbes {
+		if _, err := submitWithAnswer(ctx, e, p.rule, p.what); err != nil {
+			return err
+		}
+		r, err := fresh("after siteverify answered the previous token with " + p.what)
+		if err != nil {
+			return err
+		}
+		if r.Class != Accepted {
+			how := r.String()
+			if r.Err != nil {
+				how += ": the backend no longer answers"
+			}
+			return e.Fail("the backend keeps answering after a siteverify outage: a fresh valid token is accepted",
+				"after siteverify answered one token with %s, a fresh valid token got %s", p.what, how)
+		}
+	}
+	return nil
+}
+
+// ---- LEAK-003: the secret stays secret ----
+
+// secretForms are the forms of the secret LEAK-003 looks for: as is, and
+// URL-encoded when that differs (a logged form body or query).
+func secretForms(secret string) []string {
+	forms := []string{secret}
+	if q := url.QueryEscape(secret); q != secret {
+		forms = append(forms, q)
+	}
+	return forms
+}
+
+// findSecret returns an excerpt around the first occurrence of a form of
+// the secret in s, the secret itself redacted, and whether there is one.
+func findSecret(s, secret string) (string, bool) {
+	for _, f := range secretForms(secret) {
+		if i := strings.Index(s, f); i >= 0 {
+			x := outageLeak{secret: f}.excerpt(s, i, i+len(f))
+			return strings.ReplaceAll(x, secret, "[secret]"), true
+		}
+	}
+	return "", false
+}
+
+// outputSettle bounds LEAK-003's wait for the backend's log lines about
+// its last request, which usually follow the answer.
+const outputSettle = 500 * time.Millisecond
+
+// secretNeverShown sends a valid token, a refused one, one that meets a
+// siteverify outage and a request without a token, and looks for the
+// secret in every answer (body and headers); then, when the harness
+// started the backend, in everything the backend wrote since it started.
+func secretNeverShown(ctx context.Context, e *Env) error {
+	secret := e.Secret()
+	if len(secret) < 8 {
+		return e.Skip("the secret is %d characters long, too short to look for without false alarms", len(secret))
+	}
+	var answers []Response
+	tok, err := e.MintValid(ctx)
+	if err != nil {
+		return err
+	}
+	r, err := e.Submit(ctx, Submission{Token: tok})
+	if err != nil {
+		return err
+	}
+	answers = append(answers, r)
+	for _, p := range []struct {
+		rule mockserver.Rule
+		what string
+	}{
+		{mockserver.Rule{ErrorCodes: []string{mockserver.CodeInvalidInputResponse}}, "success:false [invalid-input-response]"},
+		{mockserver.Rule{Status: http.StatusInternalServerError}, "HTTP 500 with Google's HTML error page"},
+	} {
+		if r, err = submitWithAnswer(ctx, e, p.rule, p.what); err != nil {
+			return err
+		}
+		answers = append(answers, r)
+	}
+	if r, err = e.Submit(ctx, Submission{OmitToken: true}); err != nil {
+		return err
+	}
+	answers = append(answers, r)
+
+	var found []string
+	for _, a := range answers {
+		var hay strings.Builder
+		hay.Write(a.Body)
+		for k, vs := range a.Header {
+			hay.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
+		}
+		if x, ok := findSecret(hay.String(), secret); ok {
+			found = append(found, fmt.Sprintf("the answer HTTP %d (%q)", a.Status, x))
+		}
+	}
+	if _, _, ok := e.rawOutput(); ok {
+		// Let the backend's lines about the last requests arrive.
+		last, _, _ := e.rawOutput()
+		for deadline := time.Now().Add(outputSettle); time.Now().Before(deadline) && ctx.Err() == nil; {
+			time.Sleep(50 * time.Millisecond)
+			out, _, _ := e.rawOutput()
+			if len(out) == len(last) {
+				break
+			}
+			last = out
+		}
+		out, dropped, _ := e.rawOutput()
+		if x, ok := findSecret(out, secret); ok {
+			found = append(found, fmt.Sprintf("the backend's output (%q)", x))
+		}
+		e.Step("looked for the secret in the %d bytes of output the backend wrote (%d earlier bytes no longer held)", len(out), dropped)
+	} else {
+		e.Step("the harness did not start the backend: only its answers were searched for the secret, not its logs")
+	}
+	if len(found) > 0 {
+		return e.Fail("the secret in no answer and no line of the backend's output",
+			"the secret (%d characters, shown here as [secret]) in %s", len(secret), strings.Join(found, "; "))
+	}
+	return nil
+}

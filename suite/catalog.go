@@ -293,6 +293,12 @@ var catalog = []Case{
 		Run:         outageInvalidSecret,
 	},
 	{
+		ID: "OUTAGE-009", Title: "keeps answering after a siteverify outage", Level: Must,
+		Requirement: "A siteverify outage (a closed connection, a reset, an HTTP 500, malformed JSON) MUST NOT take the backend down: after each, the backend MUST still answer and accept a fresh valid token.",
+		Reference:   refOutage + "; an unhandled transport error ends a Node process (Node.js docs, Errors: \"unhandled 'error' events\" and --unhandled-rejections=throw, the default since Node 15)",
+		Run:         outageSurvival,
+	},
+	{
 		ID: "LEAK-001", Title: "does not reveal the score or siteverify's answer", Level: Should,
 		Requirement: "A rejection SHOULD NOT reveal the score, hostname, challenge time or any other part of siteverify's answer to the client, which would help an attacker tune a bot.",
 		Reference:   "OWASP ASVS 4.0 V7.4.1 (generic messages for security-sensitive errors); " + refV3,
@@ -303,6 +309,12 @@ var catalog = []Case{
 		Requirement: "While siteverify misbehaves (an HTTP 5xx, an HTML page, malformed JSON), the backend's answers SHOULD NOT show, in their body or headers, a stack trace, exception text, the siteverify URL or any part of siteverify's answer.",
 		Reference:   "OWASP ASVS 4.0 V7.4.1 (a generic message when an unexpected error occurs); CWE-209, Generation of Error Message Containing Sensitive Information; google/recaptcha (PHP) turns such answers into its own codes (bad-response, invalid-json), wire-facts §1.3 and §1.4",
 		Run:         leakNothingOnOutage,
+	},
+	{
+		ID: "LEAK-003", Title: "never shows the secret", Level: Must,
+		Requirement: "The backend MUST NOT write its secret to its logs or output, nor send it in any answer (body or headers), whatever the outcome: logs and answers reach people and systems the secret is not for.",
+		Reference:   refVerify + " (\"secret: Required. The shared key between your site and reCAPTCHA.\"); OWASP ASVS 4.0 V7.1.1 (the application does not log credentials); CWE-532, Insertion of Sensitive Information into Log File; npm google-recaptcha logs its request, secret included, with DEBUG=recaptcha",
+		Run:         secretNeverShown,
 	},
 }
 

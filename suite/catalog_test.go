@@ -130,7 +130,7 @@ func TestSelect(t *testing.T) {
 		t.Errorf("Select(focus) = %v, %v", got, err)
 	}
 	got, err = suite.Select(nil, "outage && !OUTAGE-007")
-	if err != nil || len(got) != 7 {
+	if err != nil || len(got) != 8 {
 		t.Errorf("Select(outage && !OUTAGE-007) = %d cases, %v", len(got), err)
 	}
 	got, err = suite.Select(nil, "should")

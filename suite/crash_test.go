@@ -16,9 +16,10 @@ import (
 )
 
 // TestCrashRestart runs the whole catalog against the reference backend
-// with the crash-on-transport-error flaw, started as a process: the three
+// with the crash-on-transport-error flaw, started as a process: the four
 // cases whose siteverify call fails at the transport (a call held past the
-// backend's 1s client timeout in WIRE-009, a reset, a hang) crash it.
+// backend's 1s client timeout in WIRE-009, a reset, a hang, and OUTAGE-009's
+// closed connection) crash it.
 // Each of them fails with "backend crashed", the harness restarts the
 // backend, and every later case is judged on the new process and passes.
 func TestCrashRestart(t *testing.T) {
@@ -33,7 +34,7 @@ func TestCrashRestart(t *testing.T) {
 	}
 	var console bytes.Buffer
 	rep.WriteConsole(&console, false)
-	want := []string{"WIRE-009", "OUTAGE-006", "OUTAGE-007"}
+	want := []string{"WIRE-009", "OUTAGE-006", "OUTAGE-007", "OUTAGE-009"}
 	if got := rep.Failed(); !slices.Equal(got, want) {
 		t.Fatalf("failed cases = %v, want %v\n%s", got, want, console.String())
 	}
@@ -56,10 +57,10 @@ func TestCrashRestart(t *testing.T) {
 			t.Errorf("%s: %s, want passed on the restarted backend: %s", r.ID, r.Status, r.Actual)
 		}
 	}
-	if s := rep.Summary; s.Crashes != 3 || s.Restarts != 3 || s.Errors != 0 || s.Failed != 3 {
+	if s := rep.Summary; s.Crashes != 4 || s.Restarts != 4 || s.Errors != 0 || s.Failed != 4 {
 		t.Errorf("summary = %+v", s)
 	}
-	if len(rep.Notes) != 3 || !strings.Contains(rep.Notes[1], "the backend crashed during OUTAGE-006 (exit status 2); restarted, ready in") {
+	if len(rep.Notes) != 4 || !strings.Contains(rep.Notes[1], "the backend crashed during OUTAGE-006 (exit status 2); restarted, ready in") {
 		t.Errorf("notes = %q", rep.Notes)
 	}
 	if !strings.Contains(rep.TargetOutput, "--- siteverify: the backend crashed during OUTAGE-007 (exit status 2); restarting it ---") {
@@ -68,7 +69,7 @@ func TestCrashRestart(t *testing.T) {
 
 	// Every report shows the crash and the restart.
 	c := console.String()
-	for _, w := range []string{"FAIL  OUTAGE-006", "BACKEND CRASHED: exit status 2; the harness restarted the backend", "3 backend crash(es), 3 restart(s)",
+	for _, w := range []string{"FAIL  OUTAGE-006", "BACKEND CRASHED: exit status 2; the harness restarted the backend", "4 backend crash(es), 4 restart(s)",
 		"note: the backend crashed during OUTAGE-007"} {
 		if !strings.Contains(c, w) {
 			t.Errorf("console report lacks %q:\n%s", w, c)
@@ -97,7 +98,7 @@ func TestCrashRestart(t *testing.T) {
 			}
 		}
 	}
-	if crashes != 3 || back.Summary.Restarts != 3 {
+	if crashes != 4 || back.Summary.Restarts != 4 {
 		t.Errorf("JSON: %d crashes, summary %+v", crashes, back.Summary)
 	}
 	var ju bytes.Buffer
@@ -132,7 +133,7 @@ func TestCrashRestart(t *testing.T) {
 			crashed = append(crashed, strings.Fields(tc.Name)[0])
 		}
 	}
-	if !slices.Equal(crashed, want) || props["backend_restarts"] != "3" {
+	if !slices.Equal(crashed, want) || props["backend_restarts"] != "4" {
 		t.Errorf("JUnit: crashed cases %v, properties %v", crashed, props)
 	}
 }

@@ -80,6 +80,20 @@ func (e *Env) AnswerWithin() time.Duration { return e.s.target.Outage.AnswerWith
 // Secret is the secret the backend is configured with.
 func (e *Env) Secret() string { return e.s.site.Secret }
 
+// rawOutput is what the backend the harness started has written so far
+// (as much as the 256 KiB buffer holds), before the secret is redacted,
+// and how many earlier bytes were dropped; ok is false when the harness
+// did not start the backend. Only cases that look for the secret read it.
+func (e *Env) rawOutput() (out string, dropped int64, ok bool) {
+	if e.s.backend() == nil {
+		return "", 0, false
+	}
+	b := e.s.out
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.bytes()), b.dropped, true
+}
+
 // SiteKey is the sitekey the backend is configured with.
 func (e *Env) SiteKey() string { return e.s.site.SiteKey }
 

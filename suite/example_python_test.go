@@ -50,7 +50,7 @@ func TestFlaskExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Passed() || rep.Summary.Passed != 35 {
+	if !rep.Passed() || rep.Summary.Passed != 37 {
 		var b strings.Builder
 		rep.WriteConsole(&b, false)
 		t.Errorf("Flask example: %s\n%s", rep.SummaryLine(), b.String())

@@ -109,6 +109,8 @@ var narrow = []struct {
 	{"outage-error-text", allKinds, []string{"LEAK-002"}},  // exception text
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
 	{"outage-stack-trace", allKinds, []string{"LEAK-002"}}, // a stack trace
+	// The secret in an answer; in the output: TestProcessFlaws.
+	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
 }
 
 // variants is every run of the self-test: correct backends, the narrow
@@ -166,6 +168,10 @@ var variants = append(append([]variant{
 	// catches it, so "never accept without a call" needs no case of its own.
 	{fixture: "v3", flaws: "skip-verify", want: skipVerifyV3},
 	{fixture: "android", flaws: "skip-verify", want: skipVerifyAndroid},
+	// In process the backend's log goes nowhere the harness reads, and it
+	// sends the secret in no answer: LEAK-003 passes here, and fails in
+	// TestProcessFlaws, where the harness starts the backend.
+	{fixture: "v3", flaws: "log-secret"},
 }...)
 
 func expandNarrow() []variant {
@@ -406,6 +412,11 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 			flawed[f] = true
 		}
 	}
+	for _, p := range processProven { // TestProcessFlaws
+		for _, id := range p.want {
+			tripped[id] = true
+		}
+	}
 	for _, c := range suite.Catalog() {
 		if !tripped[c.ID] {
 			t.Errorf("no variant makes %s (%s) fail: a case no flaw can trip is not proven", c.ID, c.Title)
@@ -423,6 +434,18 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 		"WIRE-003": "siteverify accepts no other secret, so a wrong secret also makes some other case fail",
 	}
 	alone := map[string]map[mockserver.KeyKind]bool{}
+	for _, p := range processProven { // TestProcessFlaws
+		for _, id := range p.want {
+			if len(p.want) == 1 {
+				if alone[id] == nil {
+					alone[id] = map[mockserver.KeyKind]bool{}
+				}
+				for _, f := range p.fixtures {
+					alone[id][fixtureKinds[f]] = true
+				}
+			}
+		}
+	}
 	for _, v := range variants {
 		for _, id := range v.want {
 			if len(v.want) == 1 || notAlone[id] != "" {

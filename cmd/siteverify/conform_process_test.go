@@ -19,8 +19,9 @@ import (
 )
 
 // TestConformBinaryCrashReports runs conform against the reference backend
-// with the crash-on-transport-error flaw: the two outage cases that make
-// its siteverify call fail at the transport crash it, each fails with
+// with the crash-on-transport-error flaw: the three outage cases that make
+// its siteverify call fail at the transport (a reset, a hang, OUTAGE-009's
+// closed connection) crash it, each fails with
 // "backend crashed", conform restarts the backend, and every report says
 // so.
 func TestConformBinaryCrashReports(t *testing.T) {
@@ -33,7 +34,7 @@ func TestConformBinaryCrashReports(t *testing.T) {
 		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFail, out, errOut)
 	}
 	for _, w := range []string{"FAIL  OUTAGE-006", "BACKEND CRASHED: exit status 2; the harness restarted the backend",
-		"PASS  OUTAGE-008", "2 backend crash(es), 2 restart(s)", "note: the backend crashed during OUTAGE-007 (exit status 2); restarted"} {
+		"PASS  OUTAGE-008", "3 backend crash(es), 3 restart(s)", "note: the backend crashed during OUTAGE-007 (exit status 2); restarted"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, out)
 		}
@@ -55,11 +56,11 @@ func TestConformBinaryCrashReports(t *testing.T) {
 			crashed = append(crashed, r.ID)
 		}
 	}
-	if !slices.Equal(crashed, []string{"OUTAGE-006", "OUTAGE-007"}) || rep.Summary.Restarts != 2 {
+	if !slices.Equal(crashed, []string{"OUTAGE-006", "OUTAGE-007", "OUTAGE-009"}) || rep.Summary.Restarts != 3 {
 		t.Errorf("JSON: crashed and restarted %v, summary %+v", crashed, rep.Summary)
 	}
 	x, err := os.ReadFile(junitPath)
-	if err != nil || strings.Count(string(x), `type="backend-crash"`) != 2 || !strings.Contains(string(x), `<property name="backend_restarts" value="2">`) {
+	if err != nil || strings.Count(string(x), `type="backend-crash"`) != 3 || !strings.Contains(string(x), `<property name="backend_restarts" value="3">`) {
 		t.Errorf("JUnit report (%v):\n%s", err, x)
 	}
 	h, err := os.ReadFile(htmlPath)

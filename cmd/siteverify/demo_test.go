@@ -21,8 +21,8 @@ func TestDemo(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"reference backend: conformance: 35 passed, 0 failed, 1 skipped; browser flows: 8 passed, 0 failed, 4 skipped",
-		"flawed backend:    conformance: 26 passed, 9 failed, 1 skipped; browser flows: 2 passed, 6 failed, 4 skipped",
+		"reference backend: conformance: 37 passed, 0 failed, 1 skipped; browser flows: 8 passed, 0 failed, 4 skipped",
+		"flawed backend:    conformance: 28 passed, 9 failed, 1 skipped; browser flows: 2 passed, 6 failed, 4 skipped",
 		"failed cases: REJECT-004, WIRE-001, OUTAGE-001, OUTAGE-002, OUTAGE-003, OUTAGE-004, OUTAGE-005, OUTAGE-006, OUTAGE-007\n",
 		"failed flows: FLOW-001 on login-v3, FLOW-002 on login-v3, FLOW-003 on login-v3, FLOW-001 on login-v2, FLOW-002 on login-v2, FLOW-005 on login-v2\n",
 		"report: " + html,
@@ -38,7 +38,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`id="totals">71 passed, 15 failed, 0 warnings, 10 skipped`, `id="r1-REJECT-004" open`, `id="r1-FLOW-005-login-v2" open`, "data:image/png;base64,"} {
+	for _, want := range []string{`id="totals">75 passed, 15 failed, 0 warnings, 10 skipped`, `id="r1-REJECT-004" open`, `id="r1-FLOW-005-login-v2" open`, "data:image/png;base64,"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}

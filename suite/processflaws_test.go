@@ -1,0 +1,105 @@
+package suite_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// processProven lists the flaws the in-process self-test cannot show,
+// because only a backend the harness started can show them: a crash (the
+// test binary would die with it) or a line in the backend's output (which
+// the harness captures only from a process it started).
+// TestProcessFlaws runs the whole catalog against the reference backend
+// built as a program and started by the harness from each fixture target,
+// and asserts the exact set of failing cases; TestSelfTestCoversCatalog
+// counts these rows as proofs.
+var processProven = []struct {
+	flaws    string
+	fixtures []string
+	want     []string
+}{
+	{"crash-on-closed-connection", allKinds, []string{"OUTAGE-009"}}, // the case's valid token after the close gets no answer
+	{"log-secret", allKinds, []string{"LEAK-003"}},                   // the secret in the output, per siteverify call
+}
+
+func TestProcessFlaws(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the reference backend and runs the catalog 8 times against it as a process")
+	}
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "../fixtures/refbackend/cmd/refbackend").CombinedOutput(); err != nil {
+		t.Fatalf("build refbackend: %v\n%s", err, out)
+	}
+	for _, row := range processProven {
+		for _, fx := range row.fixtures {
+			t.Run(fx+" "+row.flaws, func(t *testing.T) {
+				t.Parallel()
+				tg, err := target.Load(fixtureFiles[fx])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fx == "v2-invisible" {
+					tg.Kind = mockserver.V2Invisible
+					tg.Start.Env["REFBACKEND_KIND"] = string(mockserver.V2Invisible)
+					tg.Endpoints[0].ClientIPHeader = target.NoClientIPHeader
+				}
+				env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "REFBACKEND_FLAWS="+row.flaws)
+				rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Strict: true, Environ: env})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b strings.Builder
+				rep.WriteConsole(&b, false)
+				if got := rep.Failed(); !slices.Equal(got, row.want) {
+					t.Fatalf("failing cases = %v, want %v\n%s", got, row.want, b.String())
+				}
+				for _, r := range rep.Results {
+					if r.HarnessError {
+						t.Errorf("%s: harness error: %s", r.ID, r.Actual)
+					}
+				}
+				switch row.flaws {
+				case "crash-on-closed-connection":
+					// The case's own check fails first; the harness adds the crash.
+					r := result(rep, "OUTAGE-009")
+					for _, w := range []string{"backend crashed: exit status 2", "a fresh valid token got no answer",
+						"a closed connection", "the harness restarted the backend"} {
+						if !strings.Contains(r.Actual, w) {
+							t.Errorf("OUTAGE-009 actual lacks %q:\n%s", w, r.Actual)
+						}
+					}
+					if rep.Summary.Crashes != 1 || rep.Summary.Restarts != 1 {
+						t.Errorf("summary = %+v, want 1 crash and 1 restart", rep.Summary)
+					}
+				case "log-secret":
+					r := result(rep, "LEAK-003")
+					secret := tg.Secret
+					if !strings.Contains(r.Actual, "the backend's output") || strings.Contains(r.Actual, secret) {
+						t.Errorf("LEAK-003 actual does not name the output, or shows the secret:\n%s", r.Actual)
+					}
+					if strings.Contains(rep.TargetOutput, secret) || !strings.Contains(rep.TargetOutput, "secret=[secret]") {
+						t.Errorf("the report's backend output is not redacted:\n%s", rep.TargetOutput)
+					}
+				}
+			})
+		}
+	}
+}
+
+func result(rep suite.Report, id string) suite.Result {
+	for _, r := range rep.Results {
+		if r.ID == id {
+			return r
+		}
+	}
+	return suite.Result{}
+}
