@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/siteverify/siteverify/internal/suggest"
 )
 
 // option is one command-line flag and its SITEVERIFY_* environment twin.
@@ -156,30 +158,9 @@ func printOptions(w io.Writer, list []option) {
 func nearestOption(name string, list []option) string {
 	best, bestDist := "", 3
 	for _, op := range list {
-		if d := editDistance(name, op.flag); d < bestDist && 2*d < len(op.flag) {
+		if d := suggest.Distance(name, op.flag); d < bestDist && 2*d < len(op.flag) {
 			best, bestDist = op.flag, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between two short strings.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
