@@ -544,6 +544,17 @@ func outageInvalidSecret(ctx context.Context, e *Env) error {
 
 // ---- LEAK ----
 
+// visibleText is everything an answer shows its client: the body, then
+// each header as "Name: values" on its own line. The LEAK cases search it.
+func (r Response) visibleText() string {
+	var b strings.Builder
+	b.Write(r.Body)
+	for k, vs := range r.Header {
+		b.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
+	}
+	return b.String()
+}
+
 // leakProbe is what must not show up in a rejection.
 type leakProbe struct {
 	field string // "hostname" or "apk_package_name"
@@ -552,12 +563,7 @@ type leakProbe struct {
 }
 
 func (p leakProbe) find(r Response) []string {
-	var hay strings.Builder
-	hay.Write(r.Body)
-	for k, vs := range r.Header {
-		hay.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
-	}
-	s := hay.String()
+	s := r.visibleText()
 	var found []string
 	if strings.Contains(s, p.name) {
 		found = append(found, fmt.Sprintf("%s %q", p.field, p.name))

@@ -166,12 +166,7 @@ type outageLeak struct {
 }
 
 func (p outageLeak) find(r Response) []string {
-	var hay strings.Builder
-	hay.Write(r.Body)
-	for k, vs := range r.Header {
-		hay.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
-	}
-	s := hay.String()
+	s := r.visibleText()
 	var found []string
 	first := func(what string, res []*regexp.Regexp) {
 		for _, re := range res {
@@ -380,12 +375,7 @@ func secretNeverShown(ctx context.Context, e *Env) error {
 
 	var found []string
 	for _, a := range answers {
-		var hay strings.Builder
-		hay.Write(a.Body)
-		for k, vs := range a.Header {
-			hay.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
-		}
-		if x, ok := findSecret(hay.String(), secret); ok {
+		if x, ok := findSecret(a.visibleText(), secret); ok {
 			found = append(found, fmt.Sprintf("the answer HTTP %d (%q)", a.Status, x))
 		}
 	}
