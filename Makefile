@@ -45,17 +45,20 @@ dist: deps
 	done
 	@cd out/dist && sha256sum siteverify-* > SHA256SUMS && cat SHA256SUMS
 
-## test: every test, with -race, go vet and a gofmt check (installs Chromium and Flask if missing)
+## test: every test, with -race, after gofmt, go vet and staticcheck (installs Chromium, Debian packages and pinned npm fixtures if missing)
 .PHONY: test
 test: deps tools lint
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## lint: gofmt and go vet
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## lint: gofmt, go vet and staticcheck (pinned)
 .PHONY: lint
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 ## demo: build and run the whole toolkit against the built-in sample backend
 .PHONY: demo
