@@ -22,16 +22,20 @@ tools:
 	@bash .ci/ensure-tools
 	@bash .ci/ensure-npm
 
-## build: build bin/siteverify, and bin/refbackend (the reference backend the example targets start)
-.PHONY: build
-build: deps
-	$(GO) build -o $(BIN) ./cmd/siteverify
-	$(GO) build -o bin/refbackend ./fixtures/refbackend/cmd/refbackend
-
-## dist: static release binaries for linux, darwin (amd64, arm64) and windows/amd64 in out/dist, with SHA256SUMS
+# The version stamp of every build: from git, since some machines set
+# GOFLAGS=-buildvcs=false and the binary could not tell its own commit.
 DIST_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DIST_COMMIT  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DIST_DATE    := $(shell git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_LDFLAGS := -X main.version=$(DIST_VERSION) -X main.commit=$(DIST_COMMIT) -X main.date=$(DIST_DATE)
+
+## build: build bin/siteverify, and bin/refbackend (the reference backend the example targets start)
+.PHONY: build
+build: deps
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN) ./cmd/siteverify
+	$(GO) build -o bin/refbackend ./fixtures/refbackend/cmd/refbackend
+
+## dist: static release binaries for linux, darwin (amd64, arm64) and windows/amd64 in out/dist, with SHA256SUMS
 DIST_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 .PHONY: dist
 dist: deps
@@ -40,7 +44,7 @@ dist: deps
 	  os=$${t%/*}; arch=$${t#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
 	  out=out/dist/siteverify-$(DIST_VERSION)-$$os-$$arch$$ext; echo "dist: $$out"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
-	    -ldflags "-s -w -X main.version=$(DIST_VERSION) -X main.commit=$(DIST_COMMIT) -X main.date=$(DIST_DATE)" \
+	    -ldflags "-s -w $(VERSION_LDFLAGS)" \
 	    -o $$out ./cmd/siteverify || exit 1; \
 	done
 	@cd out/dist && sha256sum siteverify-* > SHA256SUMS && cat SHA256SUMS
