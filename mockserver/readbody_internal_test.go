@@ -3,7 +3,11 @@ package mockserver
 import (
 	"bytes"
 	"io"
+	"math"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -30,6 +34,31 @@ func TestReadBodyAnyLengthFromSmallBuffer(t *testing.T) {
 			if got, err := readBody(r, make([]byte, 0, 512)); err != nil || !bytes.Equal(got, body) {
 				t.Fatalf("no Content-Length, %d bytes: read %d bytes, %v", n, len(got), err)
 			}
+		}
+	}
+}
+
+// A declared Content-Length beyond the limit, however large, allocates
+// nothing for it: the body is read through the size limit.
+func TestReadBodyHugeContentLength(t *testing.T) {
+	r := httptest.NewRequest("POST", VerifyPath, bytes.NewReader([]byte("a=b")))
+	r.ContentLength = math.MaxInt64
+	got, err := readBody(r, make([]byte, 0, 512))
+	if err != nil || string(got) != "a=b" {
+		t.Fatalf("read %q, %v; want the 3-byte body", got, err)
+	}
+}
+
+// parseForm's fast path gives url.ParseQuery's answer, also when an escape,
+// a '+' or a ';' is the first byte, and for more parameters than ParseQuery
+// accepts.
+func TestParseFormAgreesWithParseQuery(t *testing.T) {
+	many := strings.Repeat("a=1&", 10001)
+	for _, q := range []string{"%73ecret=x", "+a=b", ";a=b", "a=b;c=d", "a=%zz", "=x&&y=", many} {
+		got, err := parseForm(q)
+		want, wantErr := url.ParseQuery(q)
+		if (err != nil) != (wantErr != nil) || (err == nil && !reflect.DeepEqual(got, want)) {
+			t.Errorf("parseForm(%.20q) = %v, %v; url.ParseQuery gives %v, %v", q, len(got), err, len(want), wantErr)
 		}
 	}
 }
