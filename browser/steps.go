@@ -158,7 +158,11 @@ func (fr *flowRun) fill() error {
 	sort.Strings(sels)
 	for _, s := range sels {
 		fr.step("type into %s", s)
-		if err := fr.within(stepTimeout, "fill "+s, chromedp.Clear(chromedp.CSS(s)), chromedp.SendKeys(chromedp.CSS(s), fr.page.Fields[s])); err != nil {
+		// Focus and KeyEvent rather than SendKeys: chromedp v0.22.1's SendKeys
+		// reads the node's attributes unlocked while the attribute event that
+		// Clear causes may be writing them (a data race under -race).
+		if err := fr.within(stepTimeout, "fill "+s, chromedp.Clear(chromedp.CSS(s)),
+			chromedp.Focus(chromedp.CSS(s), chromedp.NodeVisible), chromedp.KeyEvent(fr.page.Fields[s])); err != nil {
 			return err
 		}
 	}
