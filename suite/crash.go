@@ -21,6 +21,9 @@ type Crash struct {
 	// Status is how the backend ended, e.g. "exit status 2", "signal:
 	// killed", or "running, but 127.0.0.1:8080 refuses connections".
 	Status string `json:"status"`
+	// When says when it was noticed, if not while the case's requests ran:
+	// "once the harness closed the siteverify calls the case held".
+	When string `json:"when,omitempty"`
 	// Output is the backend's last output lines when the crash was noticed.
 	Output string `json:"output,omitempty"`
 	// Restarted is true when the harness restarted the backend and it was
@@ -53,6 +56,13 @@ const (
 // crashSettle is how long the harness waits, after a request found the
 // connection dropped or refused, for a dying backend to finish exiting.
 const crashSettle = 500 * time.Millisecond
+
+// hangCloseSettle is how long the harness waits, after a case's held
+// siteverify calls were closed at its end, for a backend that cannot take a
+// closed connection to die. The crash then belongs to the case that held
+// the calls, not to whichever case runs next. A backend that survives
+// costs this once per hang case.
+const hangCloseSettle = 2 * time.Second
 
 // exitSettle is how long the harness waits, when the backend's port
 // refuses connections while its main process still runs, for the process
@@ -120,13 +130,12 @@ func (s *Session) downStatus() string {
 	return ""
 }
 
-// checkCrash tells whether the backend went down during a case. When a
-// request of the case lost its connection, a dying backend gets a moment to
-// finish exiting.
-func (s *Session) checkCrash(ctx context.Context, connLost bool) *Crash {
+// checkCrash tells whether the backend went down during a case. A backend
+// that may be dying (see runEndpoints) gets up to settle to finish exiting.
+func (s *Session) checkCrash(ctx context.Context, settle time.Duration) *Crash {
 	status := s.downStatus()
-	if status == "" && connLost {
-		deadline := time.Now().Add(crashSettle)
+	if status == "" && settle > 0 {
+		deadline := time.Now().Add(settle)
 		for status == "" && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(25 * time.Millisecond)
 			status = s.downStatus()
@@ -210,6 +219,9 @@ func (s *Session) waitBack(ctx context.Context, d time.Duration) error {
 func crashActual(c *Crash, caseActual string) string {
 	var b strings.Builder
 	b.WriteString("backend crashed: " + c.Status)
+	if c.When != "" {
+		b.WriteString(", " + c.When)
+	}
 	if caseActual != "" {
 		b.WriteString("\nthe case saw: " + caseActual)
 	}

@@ -197,3 +197,40 @@ func TestCrashRestartFails(t *testing.T) {
 	}
 	_ = filepath.Join
 }
+
+// TestCrashWhenHangClosed: a backend with no timeout that dies on a
+// transport error (npm google-recaptcha does) waits out OUTAGE-007's hang,
+// and dies only when the harness closes the held call at the case's end.
+// The crash belongs to OUTAGE-007, whatever runs next: OUTAGE-008 passes on
+// the restarted backend. Before, the crash landed in whichever case ran
+// when the process got round to dying.
+func TestCrashWhenHangClosed(t *testing.T) {
+	t.Parallel()
+	tg, err := target.Load(helperTarget(t, `    HELPER_FLAWS: no-timeout,crash-on-transport-error`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Strict: true, Focus: []string{"OUTAGE-007", "OUTAGE-008"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want 2", len(rep.Results))
+	}
+	hang, next := rep.Results[0], rep.Results[1]
+	if hang.ID != "OUTAGE-007" || hang.Status != suite.StatusFailed || hang.Crash == nil || !hang.Crash.Restarted {
+		t.Fatalf("OUTAGE-007: %s, crash %+v, want failed with a restarted crash:\n%s", hang.Status, hang.Crash, hang.Actual)
+	}
+	for _, w := range []string{"backend crashed: exit status 2, once the harness closed the siteverify call the case left hanging",
+		"the case saw: no answer after", "unhandled siteverify transport error"} {
+		if !strings.Contains(hang.Actual, w) {
+			t.Errorf("OUTAGE-007's actual lacks %q:\n%s", w, hang.Actual)
+		}
+	}
+	if next.ID != "OUTAGE-008" || next.Status != suite.StatusPassed || next.Crash != nil {
+		t.Errorf("OUTAGE-008: %s, crash %+v, want passed on the restarted backend:\n%s", next.Status, next.Crash, next.Actual)
+	}
+	if rep.Summary.Crashes != 1 || rep.Summary.Restarts != 1 {
+		t.Errorf("summary %+v, want 1 crash and 1 restart", rep.Summary)
+	}
+}

@@ -61,8 +61,13 @@ type Env struct {
 	tokens   []string
 	notes    map[string]string // token -> description
 	rules    []string
+	hangs    map[string]bool // IDs of the case's rules that hold calls unanswered (FaultHang)
 	steps    []string
 	connLost bool // a request got no answer for another reason than its timeout
+	// hangClosed is set when cleanup deleted a hang rule: the mock then
+	// closes the calls it held, and a backend that cannot take a closed
+	// connection dies a moment later.
+	hangClosed bool
 }
 
 // Kind is the target's key type.
@@ -205,6 +210,12 @@ func (e *Env) Rule(ctx context.Context, r mockserver.Rule) error {
 		return fmt.Errorf("install rule: %w", err)
 	}
 	e.rules = append(e.rules, got.ID)
+	if r.Fault == mockserver.FaultHang {
+		if e.hangs == nil {
+			e.hangs = map[string]bool{}
+		}
+		e.hangs[got.ID] = true
+	}
 	return nil
 }
 

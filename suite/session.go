@@ -321,10 +321,13 @@ func (s *Session) RunCase(ctx context.Context, id string) Result {
 		res.Status, res.Counted, res.Actual = StatusError, true, "not run: "+s.downReason()
 	default:
 		mark := s.outputMark()
-		connLost := s.runEndpoints(ctx, c, &res)
+		settle := s.runEndpoints(ctx, c, &res)
 		res.Duration = time.Since(start)
 		if ctx.Err() == nil {
-			if cr := s.checkCrash(ctx, connLost); cr != nil {
+			if cr := s.checkCrash(ctx, settle); cr != nil {
+				if settle == hangCloseSettle {
+					cr.When = "once the harness closed the siteverify call the case left hanging"
+				}
 				s.recover(ctx, cr, "during "+c.ID)
 				// A crash fails the run whatever the case's level.
 				res.Status, res.Crash, res.Counted = StatusFailed, cr, true
@@ -367,10 +370,12 @@ func (s *Session) downReason() string {
 	return s.down
 }
 
-// runEndpoints runs case c against every endpoint into res, and reports
-// whether a request lost its connection (a sign the backend may have
-// crashed).
-func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) (connLost bool) {
+// runEndpoints runs case c against every endpoint into res, and returns
+// how long a backend that may be dying gets to finish exiting before the
+// case is judged: crashSettle when a request lost its connection,
+// hangCloseSettle when the case's held siteverify calls were closed at its
+// end, 0 otherwise.
+func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) (settle time.Duration) {
 	multi := len(s.target.Endpoints) > 1
 	var expected, actual, reasons []string
 	failed, skipped := false, 0
@@ -406,7 +411,12 @@ func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) (connLo
 		}
 		res.Journal = append(res.Journal, e.excerpt(ctx)...)
 		e.cleanup(ctx)
-		connLost = connLost || e.connLost
+		if e.connLost {
+			settle = max(settle, crashSettle)
+		}
+		if e.hangClosed {
+			settle = max(settle, hangCloseSettle)
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -422,7 +432,7 @@ func (s *Session) runEndpoints(ctx context.Context, c Case, res *Result) (connLo
 	res.Expected = strings.Join(expected, "\n")
 	res.Actual = strings.Join(actual, "\n")
 	res.Reason = strings.Join(reasons, "\n")
-	return connLost
+	return settle
 }
 
 // runGuarded runs a case function, turning a panic into a harness error.
@@ -466,9 +476,13 @@ func (e *Env) cleanup(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, id := range e.rules {
-		_ = e.s.mock.DeleteRule(ctx, id) // a used-up rule is already gone
+		// A used-up rule is already gone; a hang rule never is (it matches
+		// forever), and deleting it closes the calls it still holds.
+		if err := e.s.mock.DeleteRule(ctx, id); err == nil && e.hangs[id] {
+			e.hangClosed = true
+		}
 	}
-	e.rules = nil
+	e.rules, e.hangs = nil, nil
 }
 
 // Results returns the results recorded so far, in the order the cases ran.
