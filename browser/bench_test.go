@@ -28,7 +28,7 @@ func BenchmarkBrowserFlows(b *testing.B) {
 	}
 	defer br.Close()
 	m := mockserver.New(b)
-	v2, err := m.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+	v2, err := m.AddSite(context.Background(), mockserver.NewSite(mockserver.V2Checkbox))
 	if err != nil {
 		b.Fatal(err)
 	}

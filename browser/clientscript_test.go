@@ -97,7 +97,7 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 	g.BeforeEach(func() {
 		m = mockserver.New(g.GinkgoT())
 		var err error
-		v2, err = m.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+		v2, err = m.AddSite(context.Background(), mockserver.NewSite(mockserver.V2Checkbox))
 		Expect(err).NotTo(HaveOccurred())
 	})
 
@@ -140,7 +140,7 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 		var res map[string]int
 		s.eval(fmt.Sprintf(`__siteverify.expire(%d)`, m.Now().UnixMilli()), &res)
 		Expect(res["expired"]).To(Equal(0))
-		now, err := m.AdvanceClock(context.Background(), mockserver.DefaultTokenLifetime+time.Second)
+		now, err := m.Advance(context.Background(), mockserver.DefaultTokenLifetime+time.Second)
 		Expect(err).NotTo(HaveOccurred())
 		s.eval(fmt.Sprintf(`__siteverify.expire(%d)`, now.UnixMilli()), &res)
 		Expect(res).To(Equal(map[string]int{"expired": 1, "callbacks": 1}))
@@ -173,14 +173,14 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 		a := verifyToken(m, m.Site().Secret, tok)
 		Expect(a).To(HaveKeyWithValue("action", "signup"))
 		Expect(a).To(HaveKeyWithValue("hostname", "127.0.0.1"))
-		mints := m.Mints()
-		Expect(mints).To(HaveLen(1))
-		Expect(mints[0].Page).To(Equal("/page"))
-		Expect(mints[0].Widget).To(Equal("100000"))
+		ms := mustMints(m)
+		Expect(ms).To(HaveLen(1))
+		Expect(ms[0].Page).To(Equal("/page"))
+		Expect(ms[0].Widget).To(Equal("100000"))
 	})
 
 	g.It("renders .g-recaptcha implicitly: error-callback for an unknown key, bound buttons, invisible widgets", func() {
-		inv, err := m.AddSite(mockserver.NewSite(mockserver.V2Invisible))
+		inv, err := m.AddSite(context.Background(), mockserver.NewSite(mockserver.V2Invisible))
 		Expect(err).NotTo(HaveOccurred())
 		s := openScriptPage(m, `<!doctype html>
 <form id="a"><div class="g-recaptcha" data-sitekey="6LcUNKNOWNKEY" data-error-callback="onErr"></div></form>
@@ -207,7 +207,7 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 		s.waitTrue(`window.invisible`)
 		Expect(verifyToken(m, inv.Secret, s.str(`invisible`))).To(HaveKeyWithValue("success", true))
 		var kinds []string
-		for _, mt := range m.Mints() {
+		for _, mt := range mustMints(m) {
 			kinds = append(kinds, mt.Requested+"/"+string(mt.Kind))
 		}
 		Expect(kinds).To(Equal([]string{"v2-checkbox/", "v3/v3", "invisible/v2-invisible"}), "a button bound to a v3 key is a v3 widget")
@@ -241,12 +241,12 @@ var _ = g.Describe("the mock's client script in a real browser", g.Label("browse
 </script>`)
 		s.waitTrue(`window.tok`)
 		Expect(verifyToken(m, m.Site().Secret, s.str(`tok`))).To(HaveKeyWithValue("action", "login"))
-		Expect(m.Mints()[0].Enterprise).To(BeTrue())
+		Expect(mustMints(m)[0].Enterprise).To(BeTrue())
 		Expect(strings.Join(s.t.forwardedRequests(), "\n")).To(ContainSubstring("https://www.recaptcha.net/recaptcha/api2/mint"))
 	})
 
 	g.It("accepts every documented call pattern, and takes the widget type from the key type", func() {
-		inv, err := m.AddSite(mockserver.NewSite(mockserver.V2Invisible))
+		inv, err := m.AddSite(context.Background(), mockserver.NewSite(mockserver.V2Invisible))
 		Expect(err).NotTo(HaveOccurred())
 		v3 := m.Site().SiteKey
 		s := openScriptPage(m, `<!doctype html><form id="f">
@@ -370,4 +370,12 @@ func typingsSurface(dts string) (methods, params []string) {
 		params = append(params, m[1])
 	}
 	return methods, params
+}
+
+// mustMints reads m's mint log.
+func mustMints(m mockserver.ClientMock) []mockserver.Mint {
+	g.GinkgoHelper()
+	ms, err := m.Mints(context.Background())
+	Expect(err).NotTo(HaveOccurred())
+	return ms
 }

@@ -248,7 +248,7 @@ func flowHeldToken(fr *flowRun) error {
 	if err := fr.open(); err != nil {
 		return err
 	}
-	now, err := fr.mock.AdvanceClock(context.WithoutCancel(fr.ctx), HoldFor)
+	now, err := fr.mock.Advance(context.WithoutCancel(fr.ctx), HoldFor)
 	if err != nil {
 		return fmt.Errorf("advance the mock's clock: %w", err)
 	}
@@ -279,10 +279,10 @@ func flowLowScore(fr *flowRun) error {
 	fr.expected = fmt.Sprintf("with the page's score scripted to %v, the page shows a rejection", LowScore)
 	ctx := context.WithoutCancel(fr.ctx)
 	score := mockserver.ClientScore{Page: fr.page.path(), Score: LowScore}
-	if err := fr.mock.InstallClientScore(ctx, score); err != nil {
+	if err := fr.mock.SetClientScore(ctx, score); err != nil {
 		return fmt.Errorf("script the score: %w", err)
 	}
-	defer func() { _ = fr.mock.DeleteClientScore(ctx, score.Action, score.Page) }()
+	defer func() { _ = fr.mock.RemoveClientScore(ctx, score.Action, score.Page) }()
 	fr.step("scripted score %v for page %s", LowScore, score.Page)
 	if err := fr.open(); err != nil {
 		return err
@@ -328,7 +328,7 @@ func flowV2Expiry(fr *flowRun) error {
 		return errors.New("the checkbox is checked but no token was minted")
 	}
 	m := ms[len(ms)-1]
-	now, err := fr.mock.AdvanceClock(context.WithoutCancel(fr.ctx), m.ExpiresAt.Sub(m.Time)+time.Second)
+	now, err := fr.mock.Advance(context.WithoutCancel(fr.ctx), m.ExpiresAt.Sub(m.Time)+time.Second)
 	if err != nil {
 		return fmt.Errorf("advance the mock's clock: %w", err)
 	}

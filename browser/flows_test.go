@@ -30,7 +30,7 @@ var refFields = map[string]string{"#username": "ada", "#password": "correct-hors
 func newRefEnv(flaws ...refbackend.Flaw) *refEnv {
 	g.GinkgoHelper()
 	m := mockserver.New(g.GinkgoT())
-	v2, err := m.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+	v2, err := m.AddSite(context.Background(), mockserver.NewSite(mockserver.V2Checkbox))
 	Expect(err).NotTo(HaveOccurred())
 	serve := func(cfg refbackend.Config) string {
 		cfg.VerifyURL, cfg.Hostnames, cfg.Flaws = m.VerifyURL(), []string{"127.0.0.1"}, flaws

@@ -323,7 +323,7 @@ func runFlow(ctx context.Context, b *Browser, cfg Config, p Page, f Flow) (res R
 		if j, err := mock.JournalSince(ctx, math.MaxUint64); err == nil { // no entries, just the newest seq
 			fr.startJnl = j.LastSeq()
 		}
-		if ms, err := mock.ClientMints(ctx); err == nil && len(ms) > 0 {
+		if ms, err := mock.Mints(ctx); err == nil && len(ms) > 0 {
 			fr.startMnt = ms[len(ms)-1].Seq
 		}
 	}

@@ -392,7 +392,7 @@ func (fr *flowRun) mints() []mockserver.Mint {
 	if fr.mock == nil {
 		return nil
 	}
-	all, err := fr.mock.ClientMints(context.WithoutCancel(fr.ctx))
+	all, err := fr.mock.Mints(context.WithoutCancel(fr.ctx))
 	if err != nil {
 		fr.step("read the mock's mint log: %v", err)
 		return nil

@@ -111,7 +111,7 @@ var _ = g.Describe("pages built with npm reCAPTCHA wrappers", g.Label("browser",
 			site := m.Site()
 			if kind != KindV3 {
 				var err error
-				site, err = m.AddSite(mockserver.NewSite(mockserver.KeyKind(kind)))
+				site, err = m.AddSite(context.Background(), mockserver.NewSite(mockserver.KeyKind(kind)))
 				Expect(err).NotTo(HaveOccurred())
 			}
 			h, err := refbackend.New(refbackend.Config{Kind: string(kind), VerifyURL: m.VerifyURL(), Secret: site.Secret, SiteKey: site.SiteKey,

@@ -40,7 +40,7 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("POST /__admin/clock", s.adminAdvance)
 	mux.HandleFunc("GET /__admin/requests", s.adminRequests)
 	mux.HandleFunc("DELETE /__admin/requests", func(w http.ResponseWriter, r *http.Request) {
-		s.ClearRequests()
+		s.journal.clear()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /__admin/rules", func(w http.ResponseWriter, r *http.Request) {
@@ -52,12 +52,12 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /__admin/rules", s.adminAddRule)
 	mux.HandleFunc("DELETE /__admin/rules", func(w http.ResponseWriter, r *http.Request) {
-		s.ClearRules()
+		s.rules.clear()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("DELETE /__admin/rules/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if !s.RemoveRule(r.PathValue("id")) {
-			adminError(w, http.StatusNotFound, "no rule with id %q", r.PathValue("id"))
+		if err := s.RemoveRule(r.Context(), r.PathValue("id")); err != nil {
+			adminError(w, http.StatusNotFound, "%v", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -67,7 +67,7 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /__admin/sites", s.adminAddSite)
 	mux.HandleFunc("POST /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
-		s.Reset()
+		s.reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("/__admin/", func(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +210,7 @@ func (s *Server) adminAdvance(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("advance %q: want a positive duration such as \"3m\" (the clock never runs backwards; POST /__admin/reset restores it)", req.Advance)
 	}
 	if err == nil {
-		err = s.Advance(d)
+		err = s.clock.advance(d)
 	}
 	if err != nil {
 		adminError(w, http.StatusBadRequest, "%v", err)
@@ -224,7 +224,7 @@ func (s *Server) adminAddRule(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &rule) {
 		return
 	}
-	added, err := s.AddRule(rule)
+	added, err := s.rules.add(rule)
 	if err != nil {
 		adminError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -238,7 +238,7 @@ func (s *Server) adminAddSite(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &site) {
 		return
 	}
-	added, err := s.AddSite(site)
+	added, err := s.addSite(site)
 	if err != nil {
 		adminError(w, http.StatusBadRequest, "%v", err)
 		return

@@ -89,7 +89,7 @@ func TestAdminAPI(t *testing.T) {
 	if status, body := admin(t, s, "GET", "/__admin/health", "", ""); status != 200 || !strings.Contains(body, `"status": "ok"`) {
 		t.Fatalf("health: %d %s", status, body)
 	}
-	if status, _ := admin(t, s, "POST", "/__admin/reset", "", ""); status != 204 || len(s.Rules()) != 0 || len(s.Requests().Entries) != 0 || time.Until(s.Now()) > time.Second {
+	if status, _ := admin(t, s, "POST", "/__admin/reset", "", ""); status != 204 || len(s.Rules()) != 0 || len(journal(t, s).Entries) != 0 || time.Until(s.Now()) > time.Second {
 		t.Fatal("reset did not reset")
 	}
 	if status, _ := admin(t, s, "DELETE", "/__admin/requests", "", ""); status != 204 {
@@ -108,7 +108,7 @@ func TestAdminToken(t *testing.T) {
 		t.Fatalf("right token: %d", status)
 	}
 	// siteverify itself needs no admin token.
-	wantSuccess(t, post(t, s, s.Site().Secret, s.IssueToken(mockserver.TokenSpec{})))
+	wantSuccess(t, post(t, s, s.Site().Secret, issue(t, s, mockserver.TokenSpec{})))
 }
 
 // The Dial client and the in-process server satisfy Mock the same way.
@@ -124,7 +124,7 @@ func TestDialClientMatchesServer(t *testing.T) {
 	}
 	for name, m := range map[string]mockserver.Mock{"server": s, "client": c} {
 		t.Run(name, func(t *testing.T) {
-			if err := m.ResetState(ctx); err != nil {
+			if err := m.Reset(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if m.Site() != s.Site() || m.VerifyURL() != s.VerifyURL() {
@@ -142,28 +142,28 @@ func TestDialClientMatchesServer(t *testing.T) {
 			if _, err := m.Issue(ctx, mockserver.TokenSpec{Score: 3}); err == nil {
 				t.Fatal("bad spec accepted")
 			}
-			site, err := m.RegisterSite(ctx, mockserver.Site{Kind: mockserver.V2Invisible})
+			site, err := m.AddSite(ctx, mockserver.Site{Kind: mockserver.V2Invisible})
 			if err != nil || site.Kind != mockserver.V2Invisible || site.Secret == "" {
 				t.Fatalf("register: %+v %v", site, err)
 			}
-			r, err := m.InstallRule(ctx, mockserver.Rule{Match: mockserver.Match{Token: "x"}, Status: 503, Delay: time.Millisecond})
+			r, err := m.AddRule(ctx, mockserver.Rule{Match: mockserver.Match{Token: "x"}, Status: 503, Delay: time.Millisecond})
 			if err != nil || r.ID == "" || r.Delay != time.Millisecond {
 				t.Fatalf("rule: %+v %v", r, err)
 			}
-			if err := m.DeleteRule(ctx, r.ID); err != nil {
+			if err := m.RemoveRule(ctx, r.ID); err != nil {
 				t.Fatal(err)
 			}
-			if err := m.DeleteRule(ctx, r.ID); err == nil {
+			if err := m.RemoveRule(ctx, r.ID); err == nil {
 				t.Fatal("deleting a missing rule succeeded")
 			}
-			if _, err := m.InstallRule(ctx, mockserver.Rule{Status: 503}); err != nil {
+			if _, err := m.AddRule(ctx, mockserver.Rule{Status: 503}); err != nil {
 				t.Fatal(err)
 			}
-			if err := m.DeleteRules(ctx); err != nil || len(s.Rules()) != 0 {
+			if err := m.ClearRules(ctx); err != nil || len(s.Rules()) != 0 {
 				t.Fatalf("delete rules: %v", err)
 			}
 			before := s.Now()
-			now, err := m.AdvanceClock(ctx, 3*time.Minute)
+			now, err := m.Advance(ctx, 3*time.Minute)
 			if err != nil || now.Sub(before) < 3*time.Minute {
 				t.Fatalf("advance: %v %v", now, err)
 			}
@@ -171,7 +171,7 @@ func TestDialClientMatchesServer(t *testing.T) {
 			if err != nil || len(j.ForToken(iss.Token)) != 1 || j.ForToken(iss.Token)[0].Outcome != "success" {
 				t.Fatalf("journal: %+v %v", j, err)
 			}
-			if err := m.ClearJournal(ctx); err != nil || len(s.Requests().Entries) != 0 {
+			if err := m.ClearJournal(ctx); err != nil || len(journal(t, s).Entries) != 0 {
 				t.Fatalf("clear: %v", err)
 			}
 		})
@@ -196,7 +196,7 @@ func TestJournalSince(t *testing.T) {
 		if err := m.ClearJournal(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		base := s.Requests().Received
+		base := journal(t, s).Received
 		for range 6 {
 			post(t, s, "x", "y")
 		}

@@ -66,14 +66,14 @@ func (c *Client) Issue(ctx context.Context, spec TokenSpec) (Issued, error) {
 	return out, c.do(ctx, http.MethodPost, "tokens", spec, &out)
 }
 
-// RegisterSite implements Mock.
-func (c *Client) RegisterSite(ctx context.Context, site Site) (Site, error) {
+// AddSite implements Mock.
+func (c *Client) AddSite(ctx context.Context, site Site) (Site, error) {
 	var out Site
 	return out, c.do(ctx, http.MethodPost, "sites", site, &out)
 }
 
-// AdvanceClock implements Mock.
-func (c *Client) AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error) {
+// Advance implements Mock.
+func (c *Client) Advance(ctx context.Context, d time.Duration) (time.Time, error) {
 	var out clockJSON
 	err := c.do(ctx, http.MethodPost, "clock", map[string]string{"advance": d.String()}, &out)
 	return out.Now, err
@@ -120,24 +120,24 @@ func (c *Client) ClearJournal(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "requests", nil, nil)
 }
 
-// InstallRule implements Mock.
-func (c *Client) InstallRule(ctx context.Context, r Rule) (Rule, error) {
+// AddRule implements Mock.
+func (c *Client) AddRule(ctx context.Context, r Rule) (Rule, error) {
 	var out Rule
 	return out, c.do(ctx, http.MethodPost, "rules", r, &out)
 }
 
-// DeleteRule implements Mock.
-func (c *Client) DeleteRule(ctx context.Context, id string) error {
+// RemoveRule implements Mock.
+func (c *Client) RemoveRule(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "rules/"+url.PathEscape(id), nil, nil)
 }
 
-// DeleteRules implements Mock.
-func (c *Client) DeleteRules(ctx context.Context) error {
+// ClearRules implements Mock.
+func (c *Client) ClearRules(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "rules", nil, nil)
 }
 
-// ResetState implements Mock.
-func (c *Client) ResetState(ctx context.Context) error {
+// Reset implements Mock.
+func (c *Client) Reset(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "reset", nil, nil)
 }
 

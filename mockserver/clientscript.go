@@ -277,19 +277,25 @@ func (cs *clientState) snapshot() []Mint {
 
 // SetClientScore scripts the score of tokens the client script mints for an
 // action and/or a page; an entry with the same action and page is replaced.
-func (s *Server) SetClientScore(c ClientScore) error { return s.client.setScore(c) }
+func (s *Server) SetClientScore(_ context.Context, c ClientScore) error {
+	return s.client.setScore(c)
+}
 
-// RemoveClientScore deletes the entry for exactly this action and page and
-// reports whether there was one.
-func (s *Server) RemoveClientScore(action, page string) bool {
-	return s.client.removeScore(action, page)
+// RemoveClientScore deletes the entry for exactly this action and page; it
+// is an error if there is none.
+func (s *Server) RemoveClientScore(_ context.Context, action, page string) error {
+	if !s.client.removeScore(action, page) {
+		return fmt.Errorf("no client score for action %q and page %q", action, page)
+	}
+	return nil
 }
 
 // ClearClientScores deletes every scripted client score.
-func (s *Server) ClearClientScores() {
+func (s *Server) ClearClientScores(context.Context) error {
 	s.client.mu.Lock()
 	s.client.scores = nil
 	s.client.mu.Unlock()
+	return nil
 }
 
 // ClientScores lists the scripted client scores.
@@ -301,13 +307,14 @@ func (s *Server) ClientScores() []ClientScore {
 
 // Mints returns the tokens minted for pages through the client script,
 // oldest first (at most MaxMints).
-func (s *Server) Mints() []Mint { return s.client.snapshot() }
+func (s *Server) Mints(context.Context) ([]Mint, error) { return s.client.snapshot(), nil }
 
 // ClearMints empties the mint log.
-func (s *Server) ClearMints() {
+func (s *Server) ClearMints(context.Context) error {
 	s.client.mu.Lock()
 	s.client.mints, s.client.next, s.client.full, s.client.dropped = nil, 0, false, 0
 	s.client.mu.Unlock()
+	return nil
 }
 
 // ClientMock is a Mock that also serves the client script: what the browser
@@ -315,14 +322,16 @@ func (s *Server) ClearMints() {
 // API.
 type ClientMock interface {
 	Mock
-	// InstallClientScore scripts a client score (see Server.SetClientScore).
-	InstallClientScore(ctx context.Context, c ClientScore) error
-	// DeleteClientScore removes the entry for exactly this action and page.
-	DeleteClientScore(ctx context.Context, action, page string) error
-	// DeleteClientScores removes every scripted client score.
-	DeleteClientScores(ctx context.Context) error
-	// ClientMints returns the tokens minted for pages, oldest first.
-	ClientMints(ctx context.Context) ([]Mint, error)
+	// SetClientScore scripts a client score (see Server.SetClientScore).
+	SetClientScore(ctx context.Context, c ClientScore) error
+	// RemoveClientScore removes the entry for exactly this action and page.
+	RemoveClientScore(ctx context.Context, action, page string) error
+	// ClearClientScores removes every scripted client score.
+	ClearClientScores(ctx context.Context) error
+	// Mints returns the tokens minted for pages, oldest first.
+	Mints(ctx context.Context) ([]Mint, error)
+	// ClearMints empties the mint log.
+	ClearMints(ctx context.Context) error
 }
 
 var (
@@ -330,48 +339,34 @@ var (
 	_ ClientMock = (*Client)(nil)
 )
 
-// InstallClientScore implements ClientMock.
-func (s *Server) InstallClientScore(_ context.Context, c ClientScore) error {
-	return s.SetClientScore(c)
-}
-
-// DeleteClientScore implements ClientMock.
-func (s *Server) DeleteClientScore(_ context.Context, action, page string) error {
-	if !s.RemoveClientScore(action, page) {
-		return fmt.Errorf("no client score for action %q and page %q", action, page)
-	}
-	return nil
-}
-
-// DeleteClientScores implements ClientMock.
-func (s *Server) DeleteClientScores(context.Context) error { s.ClearClientScores(); return nil }
-
-// ClientMints implements ClientMock.
-func (s *Server) ClientMints(context.Context) ([]Mint, error) { return s.Mints(), nil }
-
-// InstallClientScore implements ClientMock.
-func (c *Client) InstallClientScore(ctx context.Context, cs ClientScore) error {
+// SetClientScore implements ClientMock.
+func (c *Client) SetClientScore(ctx context.Context, cs ClientScore) error {
 	return c.do(ctx, http.MethodPost, "client-scores", cs, nil)
 }
 
-// DeleteClientScore implements ClientMock.
-func (c *Client) DeleteClientScore(ctx context.Context, action, page string) error {
+// RemoveClientScore implements ClientMock.
+func (c *Client) RemoveClientScore(ctx context.Context, action, page string) error {
 	q := url.Values{"action": {action}, "page": {page}}
 	return c.do(ctx, http.MethodDelete, "client-scores?"+q.Encode(), nil, nil)
 }
 
-// DeleteClientScores implements ClientMock.
-func (c *Client) DeleteClientScores(ctx context.Context) error {
+// ClearClientScores implements ClientMock.
+func (c *Client) ClearClientScores(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "client-scores", nil, nil)
 }
 
-// ClientMints implements ClientMock.
-func (c *Client) ClientMints(ctx context.Context) ([]Mint, error) {
+// Mints implements ClientMock.
+func (c *Client) Mints(ctx context.Context) ([]Mint, error) {
 	var out struct {
 		Mints []Mint `json:"mints"`
 	}
 	err := c.do(ctx, http.MethodGet, "mints", nil, &out)
 	return out.Mints, err
+}
+
+// ClearMints implements ClientMock.
+func (c *Client) ClearMints(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "mints", nil, nil)
 }
 
 // clientRoutes registers the client script, the mint endpoint and their
@@ -389,7 +384,7 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 		if !readJSON(w, r, &c) {
 			return
 		}
-		if err := s.SetClientScore(c); err != nil {
+		if err := s.client.setScore(c); err != nil {
 			adminError(w, http.StatusBadRequest, "%v", err)
 			return
 		}
@@ -398,20 +393,20 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 	mux.Handle("DELETE /__admin/client-scores", admin(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if q.Has("action") || q.Has("page") {
-			if !s.RemoveClientScore(q.Get("action"), q.Get("page")) {
-				adminError(w, http.StatusNotFound, "no client score for action %q and page %q", q.Get("action"), q.Get("page"))
+			if err := s.RemoveClientScore(r.Context(), q.Get("action"), q.Get("page")); err != nil {
+				adminError(w, http.StatusNotFound, "%v", err)
 				return
 			}
 		} else {
-			s.ClearClientScores()
+			_ = s.ClearClientScores(r.Context())
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.Handle("GET /__admin/mints", admin(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"mints": s.Mints()})
+		writeJSON(w, http.StatusOK, map[string]any{"mints": s.client.snapshot()})
 	}))
 	mux.Handle("DELETE /__admin/mints", admin(func(w http.ResponseWriter, r *http.Request) {
-		s.ClearMints()
+		_ = s.ClearMints(r.Context())
 		w.WriteHeader(http.StatusNoContent)
 	}))
 }

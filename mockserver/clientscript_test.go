@@ -123,11 +123,11 @@ func TestMintV3RecordsPageAndVerifies(t *testing.T) {
 	if a.ExpiresInMS <= 0 || a.ExpiresInMS > 120000 || a.ExpiresAtMS-a.NowMS != a.ExpiresInMS {
 		t.Errorf("mint expiry: %+v", a)
 	}
-	mints := s.Mints()
-	if len(mints) != 1 {
-		t.Fatalf("mint log: %+v", mints)
+	ms := mints(t, s)
+	if len(ms) != 1 {
+		t.Fatalf("mint log: %+v", ms)
 	}
-	m := mints[0]
+	m := ms[0]
 	if m.SiteKey != site.SiteKey || m.Action != "login" || m.Hostname != "shop.example.test" || m.Page != "/login-v3" ||
 		m.Kind != mockserver.V3 || m.Requested != "v3" || m.Token != a.Token || m.Score == nil || *m.Score != mockserver.DefaultScore ||
 		m.Origin != "http://127.0.0.1:9999" || m.Seq != 1 {
@@ -149,14 +149,14 @@ func TestMintJSONBodyAndHostnameFromOrigin(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("mint: %d %s", status, body)
 	}
-	if m := s.Mints()[0]; m.Hostname != "app.example.test" || m.Action != "signup" {
+	if m := mints(t, s)[0]; m.Hostname != "app.example.test" || m.Action != "signup" {
 		t.Errorf("mint: %+v", m)
 	}
 }
 
 func TestMintErrors(t *testing.T) {
 	s := mockserver.New(t)
-	v2, err := s.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+	v2, err := s.AddSite(t.Context(), mockserver.NewSite(mockserver.V2Checkbox))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +178,10 @@ func TestMintErrors(t *testing.T) {
 	}
 	// Failed mints are logged too: a flow report shows the page asked with
 	// a wrong key.
-	if n := len(s.Mints()); n != 5 {
+	if n := len(mints(t, s)); n != 5 {
 		t.Errorf("mint log has %d entries, want 5", n)
 	}
-	for _, m := range s.Mints() {
+	for _, m := range mints(t, s) {
 		if m.Error == "" || m.Token != "" {
 			t.Errorf("failed mint logged as %+v", m)
 		}
@@ -233,7 +233,7 @@ func TestMintJSONP(t *testing.T) {
 
 func TestMintV2CheckboxToken(t *testing.T) {
 	s := mockserver.New(t)
-	v2, err := s.AddSite(mockserver.NewSite(mockserver.V2Checkbox))
+	v2, err := s.AddSite(t.Context(), mockserver.NewSite(mockserver.V2Checkbox))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +245,11 @@ func TestMintV2CheckboxToken(t *testing.T) {
 	if got["success"] != true || got["hostname"] != "127.0.0.1" || got["score"] != nil || got["action"] != nil {
 		t.Errorf("v2 token verifies as %v", got)
 	}
-	if m := s.Mints()[0]; m.Score != nil || m.Kind != mockserver.V2Checkbox {
+	if m := mints(t, s)[0]; m.Score != nil || m.Kind != mockserver.V2Checkbox {
 		t.Errorf("v2 mint: %+v", m)
 	}
 	// The page's expiry timer and the mock's verdict agree.
-	s.Advance(time.Duration(a.ExpiresInMS)*time.Millisecond + time.Second)
+	s.Advance(t.Context(), time.Duration(a.ExpiresInMS)*time.Millisecond+time.Second)
 	_, b := csMint(t, s, url.Values{"sitekey": {v2.SiteKey}, "kind": {"v2-checkbox"}})
 	if got := csVerify(t, s, v2.Secret, b.Token); got["success"] != true {
 		t.Errorf("a token minted after the clock moved verifies: %v", got)
@@ -264,11 +264,11 @@ func TestClientScoresMostSpecificWins(t *testing.T) {
 		{Page: "/checkout", Score: 0.3},
 		{Action: "login", Page: "/checkout", Score: mockserver.ExactlyZero},
 	} {
-		if err := s.SetClientScore(c); err != nil {
+		if err := s.SetClientScore(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetClientScore(mockserver.ClientScore{Score: 1.5}); err == nil {
+	if err := s.SetClientScore(t.Context(), mockserver.ClientScore{Score: 1.5}); err == nil {
 		t.Error("a score above 1 is refused")
 	}
 	for _, tc := range []struct {
@@ -287,17 +287,17 @@ func TestClientScoresMostSpecificWins(t *testing.T) {
 		}
 	}
 	// Same action and page replaces.
-	if err := s.SetClientScore(mockserver.ClientScore{Action: "login", Score: 0.1}); err != nil {
+	if err := s.SetClientScore(t.Context(), mockserver.ClientScore{Action: "login", Score: 0.1}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(s.ClientScores()); n != 3 {
 		t.Errorf("%d client scores after a replacement, want 3", n)
 	}
-	if !s.RemoveClientScore("login", "/checkout") || s.RemoveClientScore("login", "/checkout") {
+	if s.RemoveClientScore(t.Context(), "login", "/checkout") != nil || s.RemoveClientScore(t.Context(), "login", "/checkout") == nil {
 		t.Error("RemoveClientScore removes exactly once")
 	}
-	s.Reset()
-	if len(s.ClientScores()) != 0 || len(s.Mints()) != 0 {
+	s.Reset(t.Context())
+	if len(s.ClientScores()) != 0 || len(mints(t, s)) != 0 {
 		t.Error("Reset clears client scores and the mint log")
 	}
 }
@@ -310,7 +310,7 @@ func TestClientScoreAdminAndDial(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m mockserver.ClientMock = c
-	if err := m.InstallClientScore(ctx, mockserver.ClientScore{Page: "/login", Score: mockserver.ExactlyZero}); err != nil {
+	if err := m.SetClientScore(ctx, mockserver.ClientScore{Page: "/login", Score: mockserver.ExactlyZero}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.ClientScores(); len(got) != 1 || got[0].Page != "/login" || got[0].Score != mockserver.ExactlyZero {
@@ -324,21 +324,21 @@ func TestClientScoreAdminAndDial(t *testing.T) {
 		t.Errorf("unknown field: %d %s", status, body)
 	}
 	_, _ = csMint(t, s, url.Values{"sitekey": {s.Site().SiteKey}, "kind": {"v3"}, "page": {"/login"}})
-	mints, err := m.ClientMints(ctx)
-	if err != nil || len(mints) != 1 || mints[0].Score == nil || *mints[0].Score != 0 {
-		t.Fatalf("ClientMints over the admin API: %+v %v", mints, err)
+	got, err := m.Mints(ctx)
+	if err != nil || len(got) != 1 || got[0].Score == nil || *got[0].Score != 0 {
+		t.Fatalf("Mints over the admin API: %+v %v", got, err)
 	}
-	if err := m.DeleteClientScore(ctx, "", "/nope"); err == nil {
+	if err := m.RemoveClientScore(ctx, "", "/nope"); err == nil {
 		t.Error("deleting a missing client score is an error")
 	}
-	if err := m.DeleteClientScore(ctx, "", "/login"); err != nil || len(s.ClientScores()) != 0 {
-		t.Errorf("DeleteClientScore: %v %+v", err, s.ClientScores())
+	if err := m.RemoveClientScore(ctx, "", "/login"); err != nil || len(s.ClientScores()) != 0 {
+		t.Errorf("RemoveClientScore: %v %+v", err, s.ClientScores())
 	}
-	_ = s.SetClientScore(mockserver.ClientScore{Action: "a", Score: 0.3})
-	if err := m.DeleteClientScores(ctx); err != nil || len(s.ClientScores()) != 0 {
-		t.Errorf("DeleteClientScores: %v", err)
+	_ = s.SetClientScore(t.Context(), mockserver.ClientScore{Action: "a", Score: 0.3})
+	if err := m.ClearClientScores(ctx); err != nil || len(s.ClientScores()) != 0 {
+		t.Errorf("ClearClientScores: %v", err)
 	}
-	if status, _, _ := csDo(t, "DELETE", s.URL()+"/__admin/mints", "", "", nil); status != 204 || len(s.Mints()) != 0 {
+	if status, _, _ := csDo(t, "DELETE", s.URL()+"/__admin/mints", "", "", nil); status != 204 || len(mints(t, s)) != 0 {
 		t.Errorf("DELETE mints: %d", status)
 	}
 }
@@ -372,9 +372,9 @@ func TestMintLogIsBounded(t *testing.T) {
 			t.Fatal(status)
 		}
 	}
-	mints := s.Mints()
-	if len(mints) != mockserver.MaxMints || mints[0].Seq != 6 || mints[len(mints)-1].Seq != mockserver.MaxMints+5 {
-		t.Errorf("mint log: %d entries, seq %d..%d", len(mints), mints[0].Seq, mints[len(mints)-1].Seq)
+	ms := mints(t, s)
+	if len(ms) != mockserver.MaxMints || ms[0].Seq != 6 || ms[len(ms)-1].Seq != mockserver.MaxMints+5 {
+		t.Errorf("mint log: %d entries, seq %d..%d", len(ms), ms[0].Seq, ms[len(ms)-1].Seq)
 	}
 }
 
@@ -382,7 +382,7 @@ func TestMintLogIsBounded(t *testing.T) {
 // does, so the served script carries the key type of every registered site.
 func TestClientScriptCarriesKeyKinds(t *testing.T) {
 	s := mockserver.New(t)
-	inv, err := s.AddSite(mockserver.NewSite(mockserver.V2Invisible))
+	inv, err := s.AddSite(t.Context(), mockserver.NewSite(mockserver.V2Invisible))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 	s := mockserver.New(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for round := range 5 {
-		tok := s.IssueToken(mockserver.TokenSpec{Lifetime: time.Hour})
+		tok := issue(t, s, mockserver.TokenSpec{Lifetime: time.Hour})
 		var successes, duplicates atomic.Int32
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -47,12 +47,12 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for range 50 {
-				s.IssueToken(mockserver.TokenSpec{})
-				_ = s.Requests()
-				s.Advance(time.Millisecond)
-				r, err := s.AddRule(mockserver.Rule{Match: mockserver.Match{Token: "never-sent"}, Status: 503})
+				issue(t, s, mockserver.TokenSpec{})
+				_ = journal(t, s)
+				s.Advance(t.Context(), time.Millisecond)
+				r, err := s.AddRule(t.Context(), mockserver.Rule{Match: mockserver.Match{Token: "never-sent"}, Status: 503})
 				if err == nil {
-					s.RemoveRule(r.ID)
+					s.RemoveRule(t.Context(), r.ID)
 				}
 			}
 		})
@@ -73,13 +73,13 @@ func TestConcurrentControlPlane(t *testing.T) {
 			for range 50 {
 				switch i % 4 {
 				case 0:
-					s.Reset()
+					s.Reset(t.Context())
 				case 1:
-					_, _ = s.AddSite(mockserver.Site{})
+					_, _ = s.AddSite(t.Context(), mockserver.Site{})
 				case 2:
-					post(t, s, s.Site().Secret, s.IssueToken(mockserver.TokenSpec{}))
+					post(t, s, s.Site().Secret, issue(t, s, mockserver.TokenSpec{}))
 				case 3:
-					_, _ = s.AddRule(mockserver.Rule{Status: 503, Match: mockserver.Match{Token: "none"}})
+					_, _ = s.AddRule(t.Context(), mockserver.Rule{Status: 503, Match: mockserver.Match{Token: "none"}})
 				}
 			}
 		})

@@ -10,9 +10,10 @@
 // In a Go test:
 //
 //	s := mockserver.New(t)
-//	tok := s.IssueToken(mockserver.TokenSpec{Kind: mockserver.V3, Score: 0.3, Action: "login"})
-//	// ... call the code under test with s.VerifyURL(), s.Site().Secret and tok ...
-//	for _, e := range s.Requests().Entries { t.Log(e.Outcome) }
+//	iss, err := s.Issue(t.Context(), mockserver.TokenSpec{Kind: mockserver.V3, Score: 0.3, Action: "login"})
+//	// ... call the code under test with s.VerifyURL(), s.Site().Secret and iss.Token ...
+//	j, err := s.Journal(t.Context())
+//	for _, e := range j.Entries { t.Log(e.Outcome) }
 //
 // The same state is reachable over HTTP under /__admin/ (see [Server.Handler])
 // and from another process through [Dial]; both satisfy [Mock].

@@ -1,6 +1,7 @@
 package mockserver_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,15 +23,27 @@ func verify(s *mockserver.Server, secret, token string) string {
 	return string(b)
 }
 
-func ExampleServer_IssueToken() {
+// mustIssue mints a token for the examples.
+func mustIssue(s *mockserver.Server, spec mockserver.TokenSpec) string {
+	iss, err := s.Issue(context.Background(), spec)
+	if err != nil {
+		panic(err)
+	}
+	return iss.Token
+}
+
+func ExampleServer_Issue() {
 	s, err := mockserver.NewServer(mockserver.Options{})
 	if err != nil {
 		panic(err)
 	}
 	defer s.Close()
 
-	tok := s.IssueToken(mockserver.TokenSpec{Kind: mockserver.V3, Score: 0.3, Action: "login", Hostname: "app.example.com"})
-	answer := verify(s, s.Site().Secret, tok)
+	iss, err := s.Issue(context.Background(), mockserver.TokenSpec{Kind: mockserver.V3, Score: 0.3, Action: "login", Hostname: "app.example.com"})
+	if err != nil {
+		panic(err)
+	}
+	answer := verify(s, s.Site().Secret, iss.Token)
 	// challenge_ts changes with every run; show the rest.
 	for _, line := range strings.Split(answer, "\n") {
 		if !strings.Contains(line, "challenge_ts") {
@@ -53,8 +66,10 @@ func ExampleServer_Advance() {
 	}
 	defer s.Close()
 
-	tok := s.IssueToken(mockserver.TokenSpec{})
-	s.Advance(3 * time.Minute) // tokens live two minutes
+	tok := mustIssue(s, mockserver.TokenSpec{})
+	if _, err := s.Advance(context.Background(), 3*time.Minute); err != nil { // tokens live two minutes
+		panic(err)
+	}
 	fmt.Println(verify(s, s.Site().Secret, tok))
 	// Output:
 	// {
@@ -73,18 +88,22 @@ func ExampleServer_AddRule() {
 	defer s.Close()
 
 	// The next call answers Google's HTML 503 page; the one after is normal.
-	if _, err := s.AddRule(mockserver.Rule{Fault: mockserver.FaultHTMLError, Status: 503}); err != nil {
+	if _, err := s.AddRule(context.Background(), mockserver.Rule{Fault: mockserver.FaultHTMLError, Status: 503}); err != nil {
 		panic(err)
 	}
 	for range 2 {
-		resp, err := http.PostForm(s.VerifyURL(), url.Values{"secret": {s.Site().Secret}, "response": {s.IssueToken(mockserver.TokenSpec{})}})
+		resp, err := http.PostForm(s.VerifyURL(), url.Values{"secret": {s.Site().Secret}, "response": {mustIssue(s, mockserver.TokenSpec{})}})
 		if err != nil {
 			panic(err)
 		}
 		resp.Body.Close()
 		fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for _, e := range s.Requests().Entries {
+	j, err := s.Journal(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range j.Entries {
 		fmt.Println(e.Seq, e.Outcome)
 	}
 	// Output:

@@ -39,7 +39,7 @@ func succeeded(body string) bool { return strings.Contains(body, `"success": tru
 func tokenInShard(t *testing.T, s *Server, shard byte, spec TokenSpec) string {
 	t.Helper()
 	for range 10000 {
-		tok := s.IssueToken(spec)
+		tok := issue(t, s, spec)
 		c, err := s.codec.decode(tok)
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +69,7 @@ func forceSweep(s *spentSet) {
 func TestSingleUseWithSweepBetweenAgeAndSpend(t *testing.T) {
 	s := startServer(t, Options{})
 	secret := s.Site().Secret
-	tok := s.IssueToken(TokenSpec{Lifetime: time.Hour})
+	tok := issue(t, s, TokenSpec{Lifetime: time.Hour})
 	c, err := s.codec.decode(tok)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestSingleUseWithSweepBetweenAgeAndSpend(t *testing.T) {
 		s.testHookBeforeSpend = func() {
 			s.testHookBeforeSpend = nil
 			if advance > 0 {
-				if err := s.Advance(advance); err != nil {
+				if _, err := s.Advance(t.Context(), advance); err != nil {
 					t.Error(err)
 				}
 			}
@@ -187,7 +187,7 @@ func TestSingleUseAtExpiryEdgeStress(t *testing.T) {
 	verify := func(tok string) verdict { return s.verify(site.Secret, tok, s.lookup(site.Secret, tok)) }
 	fresh := make([]string, 5000)
 	for i := range fresh {
-		fresh[i] = s.IssueToken(TokenSpec{Lifetime: time.Hour})
+		fresh[i] = issue(t, s, TokenSpec{Lifetime: time.Hour})
 	}
 	stop := make(chan struct{})
 	var sweeper sync.WaitGroup
@@ -205,7 +205,7 @@ func TestSingleUseAtExpiryEdgeStress(t *testing.T) {
 	const rounds, replayers = 100, 4
 	twice := 0
 	for range rounds {
-		tok := s.IssueToken(TokenSpec{Lifetime: 2 * time.Millisecond})
+		tok := issue(t, s, TokenSpec{Lifetime: 2 * time.Millisecond})
 		var successes atomic.Int32
 		var wg sync.WaitGroup
 		for range replayers {
@@ -230,4 +230,14 @@ func TestSingleUseAtExpiryEdgeStress(t *testing.T) {
 	if twice > 0 {
 		t.Fatalf("%d of %d tokens verified more than once at their expiry", twice, rounds)
 	}
+}
+
+// issue mints a token on s, failing the test if the spec is refused.
+func issue(t testing.TB, s *Server, spec TokenSpec) string {
+	t.Helper()
+	iss, err := s.issue(spec)
+	if err != nil {
+		t.Fatalf("issue %+v: %v", spec, err)
+	}
+	return iss.Token
 }

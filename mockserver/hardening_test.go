@@ -33,11 +33,11 @@ func TestClockBoundedAndMonotonic(t *testing.T) {
 		t.Fatalf("clock moved from %v to %v after refused advances", before, now)
 	}
 	// Up to the limit is fine; one nanosecond more is not.
-	if err := s.Advance(mockserver.MaxTimeRange - time.Hour); err != nil {
+	if _, err := s.Advance(t.Context(), mockserver.MaxTimeRange-time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdvanceClock(context.Background(), 2*time.Hour); err == nil || !strings.Contains(err.Error(), "100 years") {
-		t.Fatalf("AdvanceClock past the limit: %v, want an error naming it", err)
+	if _, err := s.Advance(context.Background(), 2*time.Hour); err == nil || !strings.Contains(err.Error(), "100 years") {
+		t.Fatalf("Advance past the limit: %v, want an error naming it", err)
 	}
 	last := s.Now()
 	for range 3 {
@@ -46,18 +46,18 @@ func TestClockBoundedAndMonotonic(t *testing.T) {
 		}
 	}
 	// Single use still holds a century ahead.
-	tok := s.IssueToken(mockserver.TokenSpec{})
+	tok := issue(t, s, mockserver.TokenSpec{})
 	wantSuccess(t, post(t, s, s.Site().Secret, tok))
 	wantCodes(t, post(t, s, s.Site().Secret, tok), "timeout-or-duplicate")
 
 	// The Dial client gets the same error.
-	s.Reset()
+	s.Reset(t.Context())
 	c, err := mockserver.Dial(context.Background(), s.URL(), mockserver.DialOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AdvanceClock(context.Background(), mockserver.MaxTimeRange+time.Nanosecond); err == nil || !strings.Contains(err.Error(), "100 years") {
-		t.Fatalf("Client.AdvanceClock past the limit: %v, want an error naming it", err)
+	if _, err := c.Advance(context.Background(), mockserver.MaxTimeRange+time.Nanosecond); err == nil || !strings.Contains(err.Error(), "100 years") {
+		t.Fatalf("Client.Advance past the limit: %v, want an error naming it", err)
 	}
 }
 
@@ -125,7 +125,7 @@ func TestResetIsAtomic(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				s.Reset()
+				s.Reset(t.Context())
 				resets.Add(1)
 			}
 		}
@@ -183,11 +183,11 @@ func TestDeletingRulesReleasesHungRequests(t *testing.T) {
 		delete func(s *mockserver.Server, id string)
 	}{
 		{"RemoveRule", func(s *mockserver.Server, id string) {
-			if !s.RemoveRule(id) {
-				t.Error("rule not found")
+			if err := s.RemoveRule(t.Context(), id); err != nil {
+				t.Error(err)
 			}
 		}},
-		{"ClearRules", func(s *mockserver.Server, _ string) { s.ClearRules() }},
+		{"ClearRules", func(s *mockserver.Server, _ string) { s.ClearRules(t.Context()) }},
 		{"DELETE /__admin/rules", func(s *mockserver.Server, _ string) {
 			if code, body := admin(t, s, http.MethodDelete, "/__admin/rules", "", ""); code != http.StatusNoContent {
 				t.Errorf("HTTP %d %s", code, body)
@@ -198,7 +198,7 @@ func TestDeletingRulesReleasesHungRequests(t *testing.T) {
 				t.Errorf("HTTP %d %s", code, body)
 			}
 		}},
-		{"Reset", func(s *mockserver.Server, _ string) { s.Reset() }},
+		{"Reset", func(s *mockserver.Server, _ string) { s.Reset(t.Context()) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &countingHandler{}
@@ -206,7 +206,7 @@ func TestDeletingRulesReleasesHungRequests(t *testing.T) {
 			goroutines := runtime.NumGoroutine()
 			// One answer more than the requests it will hold, so that the
 			// rule is still there to delete once all are held.
-			rule, err := s.AddRule(mockserver.Rule{Fault: mockserver.FaultHang, Delay: mockserver.MaxRuleDelay, Times: held + 1})
+			rule, err := s.AddRule(t.Context(), mockserver.Rule{Fault: mockserver.FaultHang, Delay: mockserver.MaxRuleDelay, Times: held + 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,7 +39,7 @@ func TestJournalRecordsMethodAndContentType(t *testing.T) {
 	call(t, s, http.MethodGet, mockserver.VerifyPath+"?secret="+secret+"&response=get-tok", "", "")
 	call(t, s, http.MethodPost, mockserver.VerifyPath, "application/json", `{"secret": "x", "response": "json-tok"}`)
 	call(t, s, http.MethodPost, mockserver.VerifyPath, formCT, form("secret", secret, "response", "form-tok"))
-	e := s.Requests().Entries
+	e := journal(t, s).Entries
 	if len(e) != 3 {
 		t.Fatalf("%d entries", len(e))
 	}
@@ -71,7 +71,7 @@ func TestJournalPageExactlyFull(t *testing.T) {
 func TestLongestRegisteredSecretInOtherFieldIsFingerprinted(t *testing.T) {
 	s := mockserver.New(t)
 	secret := "6Llongest-registered-" + strings.Repeat("abcdefghij", 24)[:256-len("6Llongest-registered-")]
-	if _, err := s.AddSite(mockserver.Site{SiteKey: "6Llongest-site", Secret: secret}); err != nil {
+	if _, err := s.AddSite(t.Context(), mockserver.Site{SiteKey: "6Llongest-site", Secret: secret}); err != nil {
 		t.Fatal(err)
 	}
 	call(t, s, http.MethodPost, mockserver.VerifyPath, formCT, form("secret", "other", "response", "tok", "remoteip", secret, "note", secret))
@@ -82,7 +82,7 @@ func TestLongestRegisteredSecretInOtherFieldIsFingerprinted(t *testing.T) {
 // A hang with no delay holds the request until the rule is deleted.
 func TestHangWithoutDelayHoldsUntilDeleted(t *testing.T) {
 	s := mockserver.New(t)
-	rule, err := s.AddRule(mockserver.Rule{Fault: mockserver.FaultHang, Times: 2})
+	rule, err := s.AddRule(t.Context(), mockserver.Rule{Fault: mockserver.FaultHang, Times: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,14 @@ func TestHangWithoutDelayHoldsUntilDeleted(t *testing.T) {
 			t.Fatal("the hang rule never took the request")
 		}
 	}
-	s.RemoveRule(rule.ID)
+	s.RemoveRule(t.Context(), rule.ID)
 	if err := <-done; err == nil {
 		t.Fatal("a hung request got an answer")
 	}
 	// The handler records the entry after it drops the connection.
 	var e []mockserver.Request
 	for deadline := time.Now().Add(30 * time.Second); len(e) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		e = s.Requests().Entries
+		e = journal(t, s).Entries
 	}
 	if len(e) != 1 || !strings.Contains(e[0].Outcome, "released early: rule deleted") {
 		t.Fatalf("journal %+v: want the request held until the rule was deleted", e)

@@ -91,7 +91,8 @@ func fillJournal(tb testing.TB, s *mockserver.Server, n int, req func(int) *http
 		h.ServeHTTP(w, req(i))
 		clear(w.h)
 	}
-	if got := len(s.Requests().Entries); got != min(n, s.Requests().Capacity) {
+	if j := journal(tb, s); len(j.Entries) != min(n, j.Capacity) {
+		got := len(j.Entries)
 		tb.Fatalf("journal holds %d entries after %d requests", got, n)
 	}
 }
@@ -133,7 +134,7 @@ func TestJournalWorstCaseMemory(t *testing.T) {
 	if limit := journalWorstCaseBytes / mockserver.DefaultJournalSize; perEntry > limit {
 		t.Errorf("a maximal journal entry holds %.0f B, more than the README's %.0f B", perEntry, limit)
 	}
-	e := s.Requests().Entries[0]
+	e := journal(t, s).Entries[0]
 	checkEntryLimits(t, e)
 	if len(e.Response) > 4096 || len(e.Outcome) > 512 || len(e.Rule) > 64 || len(e.Response) < 4000 || len(e.Outcome) < 500 {
 		t.Errorf("response %d bytes (want at most 4096), outcome %d (512), rule id %d (64): the worst case is not reached or not bounded",
@@ -187,7 +188,7 @@ func TestJournalEntryLimitsAreExact(t *testing.T) {
 	f.Set("remoteip", "192.0.2.9")
 	q.Set("secret", s.Site().Secret)
 	call(t, s, http.MethodPost, mockserver.VerifyPath+"?"+q.Encode(), formCT, f.Encode())
-	e := s.Requests().Entries[0]
+	e := journal(t, s).Entries[0]
 	checkEntryLimits(t, e)
 	values := 0
 	for _, vals := range []url.Values{e.Query, e.Form} {
@@ -233,7 +234,7 @@ func TestJournalHeapBoundedWithLargeBodies(t *testing.T) {
 		t.Errorf("10 000 requests of 64 KiB bodies: the server holds %.0f MB; entries pin their bodies", held/1e6)
 	}
 
-	s.ClearRequests()
+	s.ClearJournal(t.Context())
 	before = heapAfterGC()
 	const m = 2000
 	fillJournal(t, s, m, func(i int) *http.Request {

@@ -18,12 +18,13 @@ import (
 // records gathers everything the mock recorded or echoes about requests.
 func records(t *testing.T, s *mockserver.Server, logs *strings.Builder) string {
 	t.Helper()
-	_, journal := admin(t, s, "GET", "/__admin/requests", "", "")
-	_, mints := admin(t, s, "GET", "/__admin/mints", "", "")
+	_, journalJSON := admin(t, s, "GET", "/__admin/requests", "", "")
+	_, mintsJSON := admin(t, s, "GET", "/__admin/mints", "", "")
 	_, rules := admin(t, s, "GET", "/__admin/rules", "", "")
-	inproc, _ := json.Marshal(s.Requests())
-	mintsGo, _ := json.Marshal(s.Mints())
-	return strings.Join([]string{journal, mints, rules, string(inproc), string(mintsGo), s.Requests().Dump(), logs.String()}, "\n")
+	j := journal(t, s)
+	inproc, _ := json.Marshal(j)
+	mintsGo, _ := json.Marshal(mints(t, s))
+	return strings.Join([]string{journalJSON, mintsJSON, rules, string(inproc), string(mintsGo), j.Dump(), logs.String()}, "\n")
 }
 
 // wantRedacted fails if secret, or its first 12 characters, appear in what
@@ -46,7 +47,7 @@ func TestSecretInAnyFieldIsFingerprinted(t *testing.T) {
 			for _, in := range []string{"query", "form"} {
 				var logs strings.Builder
 				s := mockserver.New(t, mockserver.WithLogger(newDebugLogger(&logs)))
-				if _, err := s.AddSite(mockserver.Site{SiteKey: "6Lextra-site", Secret: extra}); err != nil {
+				if _, err := s.AddSite(t.Context(), mockserver.Site{SiteKey: "6Lextra-site", Secret: extra}); err != nil {
 					t.Fatal(err)
 				}
 				secret := which
@@ -91,7 +92,7 @@ func TestUnregisteredSecretIsFingerprinted(t *testing.T) {
 		} else {
 			post(t, s, secret, "tok")
 		}
-		e := s.Requests().Entries[0]
+		e := journal(t, s).Entries[0]
 		fp := mockserver.Fingerprint(secret)
 		got := e.Form.Get("secret") + e.Query.Get("secret")
 		if e.SecretFingerprint != fp || got != fp || e.SecretIn != in || e.SecretSite != "" {
@@ -120,7 +121,7 @@ func TestUnregisteredSecretIsFingerprinted(t *testing.T) {
 			} else {
 				call(t, s, http.MethodPost, mockserver.VerifyPath, formCT, sent.Encode())
 			}
-			e := s.Requests().Entries[0]
+			e := journal(t, s).Entries[0]
 			kept := append(e.Query[field], e.Form[field]...)
 			if len(kept) == 0 || kept[len(kept)-1] != mockserver.Fingerprint(secret) {
 				t.Errorf("%s in %s: recorded as %q, want its fingerprint", field, in, kept)
@@ -145,7 +146,7 @@ func TestMintLogRedactsSecrets(t *testing.T) {
 	}
 	recorded := records(t, s, &strings.Builder{})
 	wantRedacted(t, "mint log", recorded, secret)
-	if m := s.Mints()[0]; m.SiteKey != mockserver.Fingerprint(secret) {
+	if m := mints(t, s)[0]; m.SiteKey != mockserver.Fingerprint(secret) {
 		t.Errorf("mint log sitekey %q, want the fingerprint", m.SiteKey)
 	}
 }

@@ -324,23 +324,6 @@ func (s *Server) Close() {
 // Now is the current time on the mock's clock.
 func (s *Server) Now() time.Time { return s.clock.now() }
 
-// Advance moves the mock's clock forward by d, so tokens age without
-// sleeping. A d <= 0 is ignored: time does not run backwards. It returns an
-// error, and leaves the clock alone, if the clock would move more than
-// MaxTimeRange ahead of real time.
-func (s *Server) Advance(d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	return s.clock.advance(d)
-}
-
-// Requests returns a snapshot of the request journal.
-func (s *Server) Requests() Journal { return s.journal.snapshot() }
-
-// ClearRequests empties the journal.
-func (s *Server) ClearRequests() { s.journal.clear() }
-
 // Reset returns the server to its starting state: the journal, spent tokens,
 // rules and clock offset are cleared; sites, named tokens and rules from the
 // Options are reinstalled (named tokens become unused again); sites added
@@ -348,7 +331,12 @@ func (s *Server) ClearRequests() { s.journal.clear() }
 // signing key is kept. The new sites and rules are built first and swapped
 // in whole, so concurrent verifications never see them half-built; requests
 // held by a deleted rule (a hang or delay) are released at once.
-func (s *Server) Reset() {
+func (s *Server) Reset(context.Context) error {
+	s.reset()
+	return nil
+}
+
+func (s *Server) reset() {
 	// The options were valid at start, so rebuilding them cannot fail.
 	tables, rules, err := s.buildState(s.initialOpts)
 	if err != nil {
@@ -367,7 +355,7 @@ func (s *Server) Reset() {
 
 // AddSite registers a site; empty keys are generated. It returns the site as
 // registered.
-func (s *Server) AddSite(site Site) (Site, error) { return s.addSite(site) }
+func (s *Server) AddSite(_ context.Context, site Site) (Site, error) { return s.addSite(site) }
 
 func (s *Server) addSite(site Site) (Site, error) {
 	site, err := prepareSite(site)
@@ -392,7 +380,7 @@ func (s *Server) addNamed(t *siteTables, nt NamedToken) error {
 	case len(nt.Token) > MaxTokenLength:
 		return fmt.Errorf("named token %s: longer than %d characters", abbreviate(nt.Token), MaxTokenLength)
 	}
-	// Validate the spec the way IssueToken would, without minting.
+	// Validate the spec the way Issue would, without minting.
 	site, err := t.siteFor(nt.Spec.SiteKey)
 	if err == nil {
 		_, err = s.claimsFor(nt.Spec, site)
@@ -405,18 +393,6 @@ func (s *Server) addNamed(t *siteTables, nt NamedToken) error {
 	}
 	t.named[nt.Token] = &namedState{NamedToken: nt}
 	return nil
-}
-
-// IssueToken mints a token as spec describes. It panics if the spec is
-// invalid (an unknown sitekey, a score outside [0, 1]), like
-// regexp.MustCompile: in a test that is a bug in the test. Use Issue to get an
-// error instead.
-func (s *Server) IssueToken(spec TokenSpec) string {
-	iss, err := s.issue(spec)
-	if err != nil {
-		panic("mockserver: IssueToken: " + err.Error())
-	}
-	return iss.Token
 }
 
 func (s *Server) issue(spec TokenSpec) (Issued, error) {
@@ -501,12 +477,17 @@ func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 }
 
 // AddRule installs a scripted rule and returns it with its ID.
-func (s *Server) AddRule(r Rule) (Rule, error) { return s.rules.add(r) }
+func (s *Server) AddRule(_ context.Context, r Rule) (Rule, error) { return s.rules.add(r) }
 
-// RemoveRule deletes the rule with the given ID and reports whether it
-// existed. Requests the rule is holding (a hang or delay) are released at
-// once, as if their wait had run out.
-func (s *Server) RemoveRule(id string) bool { return s.rules.remove(id) }
+// RemoveRule deletes the rule with the given ID; it is an error if there is
+// none. Requests the rule is holding (a hang or delay) are released at once,
+// as if their wait had run out.
+func (s *Server) RemoveRule(_ context.Context, id string) error {
+	if !s.rules.remove(id) {
+		return fmt.Errorf("no rule with id %q", id)
+	}
+	return nil
+}
 
 // Rules lists the active rules, each with the answers it has left in Times
 // and any secret in its Match shown as a fingerprint.
@@ -514,4 +495,7 @@ func (s *Server) Rules() []Rule { return s.rules.list() }
 
 // ClearRules deletes every rule, releasing the requests they hold as
 // RemoveRule does.
-func (s *Server) ClearRules() { s.rules.clear() }
+func (s *Server) ClearRules(context.Context) error {
+	s.rules.clear()
+	return nil
+}

@@ -59,18 +59,18 @@ func TestBodyLimitIsExactWithoutContentLength(t *testing.T) {
 		head := "secret=" + secret + "&pad="
 		return head + strings.Repeat("p", size-len(head)-len("&response=")-len(tok)) + "&response=" + tok
 	}
-	tok := s.IssueToken(mockserver.TokenSpec{})
+	tok := issue(t, s, mockserver.TokenSpec{})
 	if a := sendUnsized(t, s, body(limit, tok)); !a.Success {
 		t.Fatalf("a %d-byte body without Content-Length: %s, want success (the token is its last bytes)", limit, a.raw)
 	}
-	tok = s.IssueToken(mockserver.TokenSpec{})
+	tok = issue(t, s, mockserver.TokenSpec{})
 	if a := sendUnsized(t, s, body(limit+1, tok)); a.Success || !strings.Contains(a.raw, "bad-request") {
 		t.Fatalf("a %d-byte body without Content-Length: %s, want bad-request", limit+1, a.raw)
 	}
 	// The same with a Content-Length.
-	tok = s.IssueToken(mockserver.TokenSpec{})
+	tok = issue(t, s, mockserver.TokenSpec{})
 	wantSuccess(t, call(t, s, http.MethodPost, mockserver.VerifyPath, formCT, body(limit, tok)))
-	tok = s.IssueToken(mockserver.TokenSpec{})
+	tok = issue(t, s, mockserver.TokenSpec{})
 	if a := call(t, s, http.MethodPost, mockserver.VerifyPath, formCT, body(limit+1, tok)); a.Success || !strings.Contains(a.raw, "bad-request") {
 		t.Fatalf("a %d-byte body with Content-Length: %s, want bad-request", limit+1, a.raw)
 	}

@@ -64,11 +64,11 @@ func post(t *testing.T, s *mockserver.Server, secret, token string) answer {
 func TestVerifyAnswers(t *testing.T) {
 	s := mockserver.New(t)
 	secret := s.Site().Secret
-	other, err := s.AddSite(mockserver.Site{Kind: mockserver.V2Checkbox})
+	other, err := s.AddSite(t.Context(), mockserver.Site{Kind: mockserver.V2Checkbox})
 	if err != nil {
 		t.Fatal(err)
 	}
-	android, err := s.AddSite(mockserver.Site{Kind: mockserver.Android, PackageName: "com.example.shop"})
+	android, err := s.AddSite(t.Context(), mockserver.Site{Kind: mockserver.Android, PackageName: "com.example.shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestVerifyAnswers(t *testing.T) {
 		check func(t *testing.T, a answer)
 	}{
 		{"v3 success carries score and action", func() answer {
-			return post(t, s, secret, s.IssueToken(mockserver.TokenSpec{Score: 0.3, Action: "login", Hostname: "app.example.com"}))
+			return post(t, s, secret, issue(t, s, mockserver.TokenSpec{Score: 0.3, Action: "login", Hostname: "app.example.com"}))
 		}, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
 			if *a.Score != 0.3 || *a.Action != "login" || *a.Hostname != "app.example.com" {
@@ -94,7 +94,7 @@ func TestVerifyAnswers(t *testing.T) {
 			}
 		}},
 		{"zero spec: default score, action, hostname", func() answer {
-			return post(t, s, secret, s.IssueToken(mockserver.TokenSpec{}))
+			return post(t, s, secret, issue(t, s, mockserver.TokenSpec{}))
 		}, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
 			if *a.Score != mockserver.DefaultScore || *a.Action != mockserver.DefaultAction || *a.Hostname != "localhost" {
@@ -102,7 +102,7 @@ func TestVerifyAnswers(t *testing.T) {
 			}
 		}},
 		{"explicit zero score", func() answer {
-			return post(t, s, secret, s.IssueToken(mockserver.TokenSpec{Score: mockserver.ExactlyZero}))
+			return post(t, s, secret, issue(t, s, mockserver.TokenSpec{Score: mockserver.ExactlyZero}))
 		}, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
 			if a.Score == nil || *a.Score != 0 {
@@ -110,7 +110,7 @@ func TestVerifyAnswers(t *testing.T) {
 			}
 		}},
 		{"omitted score", func() answer {
-			return post(t, s, secret, s.IssueToken(mockserver.TokenSpec{OmitScore: true}))
+			return post(t, s, secret, issue(t, s, mockserver.TokenSpec{OmitScore: true}))
 		}, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
 			if a.Score != nil || a.Action == nil {
@@ -118,7 +118,7 @@ func TestVerifyAnswers(t *testing.T) {
 			}
 		}},
 		{"v2 has no score or action", func() answer {
-			return post(t, s, other.Secret, s.IssueToken(mockserver.TokenSpec{SiteKey: other.SiteKey}))
+			return post(t, s, other.Secret, issue(t, s, mockserver.TokenSpec{SiteKey: other.SiteKey}))
 		}, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
 			if a.Score != nil || a.Action != nil || a.Hostname == nil {
@@ -126,7 +126,7 @@ func TestVerifyAnswers(t *testing.T) {
 			}
 		}},
 		{"android carries apk_package_name instead of hostname", func() answer {
-			return post(t, s, android.Secret, s.IssueToken(mockserver.TokenSpec{SiteKey: android.SiteKey}))
+			return post(t, s, android.Secret, issue(t, s, mockserver.TokenSpec{SiteKey: android.SiteKey}))
 		}, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
 			if a.Hostname != nil || a.APK == nil || *a.APK != "com.example.shop" {
@@ -144,44 +144,44 @@ func TestVerifyAnswers(t *testing.T) {
 		{"missing response", func() answer { return post(t, s, secret, "") }, func(t *testing.T, a answer) {
 			wantCodes(t, a, "missing-input-response")
 		}},
-		{"unknown secret", func() answer { return post(t, s, "6Lnot-a-secret", s.IssueToken(mockserver.TokenSpec{})) }, func(t *testing.T, a answer) {
+		{"unknown secret", func() answer { return post(t, s, "6Lnot-a-secret", issue(t, s, mockserver.TokenSpec{})) }, func(t *testing.T, a answer) {
 			wantCodes(t, a, "invalid-input-secret")
 		}},
 		{"garbage token", func() answer { return post(t, s, secret, "03Agarbage") }, func(t *testing.T, a answer) {
 			wantCodes(t, a, "invalid-input-response")
 		}},
 		{"tampered token", func() answer {
-			tok := []byte(s.IssueToken(mockserver.TokenSpec{}))
+			tok := []byte(issue(t, s, mockserver.TokenSpec{}))
 			tok[100] ^= 1
 			return post(t, s, secret, string(tok))
 		}, func(t *testing.T, a answer) { wantCodes(t, a, "invalid-input-response") }},
 		{"token of another site", func() answer {
-			return post(t, s, other.Secret, s.IssueToken(mockserver.TokenSpec{}))
+			return post(t, s, other.Secret, issue(t, s, mockserver.TokenSpec{}))
 		}, func(t *testing.T, a answer) { wantCodes(t, a, "invalid-input-response") }},
 		{"sitekey sent as secret", func() answer {
-			return post(t, s, s.Site().SiteKey, s.IssueToken(mockserver.TokenSpec{}))
+			return post(t, s, s.Site().SiteKey, issue(t, s, mockserver.TokenSpec{}))
 		}, func(t *testing.T, a answer) { wantCodes(t, a, "invalid-input-secret") }},
 		{"expired by age", func() answer {
-			return post(t, s, secret, s.IssueToken(mockserver.TokenSpec{IssuedAgo: 2*time.Minute + time.Second}))
+			return post(t, s, secret, issue(t, s, mockserver.TokenSpec{IssuedAgo: 2*time.Minute + time.Second}))
 		}, func(t *testing.T, a answer) { wantCodes(t, a, "timeout-or-duplicate") }},
 		{"just inside the lifetime", func() answer {
-			return post(t, s, secret, s.IssueToken(mockserver.TokenSpec{IssuedAgo: 2*time.Minute - 5*time.Second}))
+			return post(t, s, secret, issue(t, s, mockserver.TokenSpec{IssuedAgo: 2*time.Minute - 5*time.Second}))
 		}, func(t *testing.T, a answer) { wantSuccess(t, a) }},
 		{"GET with a query string", func() answer {
-			return call(t, s, http.MethodGet, mockserver.VerifyPath+"?"+form("secret", secret, "response", s.IssueToken(mockserver.TokenSpec{})), "", "")
+			return call(t, s, http.MethodGet, mockserver.VerifyPath+"?"+form("secret", secret, "response", issue(t, s, mockserver.TokenSpec{})), "", "")
 		}, func(t *testing.T, a answer) { wantSuccess(t, a) }},
 		{"JSON body counts as absent parameters", func() answer {
-			b, _ := json.Marshal(map[string]string{"secret": secret, "response": s.IssueToken(mockserver.TokenSpec{})})
+			b, _ := json.Marshal(map[string]string{"secret": secret, "response": issue(t, s, mockserver.TokenSpec{})})
 			return call(t, s, http.MethodPost, mockserver.VerifyPath, "application/json", string(b))
 		}, func(t *testing.T, a answer) {
 			wantCodes(t, a, "missing-input-response", "missing-input-secret")
 		}},
 		{"unknown parameters are ignored", func() answer {
 			return call(t, s, http.MethodPost, mockserver.VerifyPath, formCT,
-				form("secret", secret, "response", s.IssueToken(mockserver.TokenSpec{}), "version", "php_1.3.1", "remoteip", "192.0.2.7"))
+				form("secret", secret, "response", issue(t, s, mockserver.TokenSpec{}), "version", "php_1.3.1", "remoteip", "192.0.2.7"))
 		}, func(t *testing.T, a answer) { wantSuccess(t, a) }},
 		{"form content type with charset", func() answer {
-			return call(t, s, http.MethodPost, mockserver.VerifyPath, formCT+"; charset=UTF-8", form("secret", secret, "response", s.IssueToken(mockserver.TokenSpec{})))
+			return call(t, s, http.MethodPost, mockserver.VerifyPath, formCT+"; charset=UTF-8", form("secret", secret, "response", issue(t, s, mockserver.TokenSpec{})))
 		}, func(t *testing.T, a answer) { wantSuccess(t, a) }},
 		{"Google test secret accepts anything", func() answer { return post(t, s, mockserver.TestSecret, "anything at all") }, func(t *testing.T, a answer) {
 			wantSuccess(t, a)
@@ -232,11 +232,11 @@ func wantCodes(t *testing.T, a answer, codes ...string) {
 
 func TestSingleUse(t *testing.T) {
 	s := mockserver.New(t)
-	tok := s.IssueToken(mockserver.TokenSpec{})
+	tok := issue(t, s, mockserver.TokenSpec{})
 	wantSuccess(t, post(t, s, s.Site().Secret, tok))
 	wantCodes(t, post(t, s, s.Site().Secret, tok), "timeout-or-duplicate")
 	outcomes := []string{}
-	for _, e := range s.Requests().ForToken(tok) {
+	for _, e := range journal(t, s).ForToken(tok) {
 		outcomes = append(outcomes, e.Outcome)
 	}
 	if strings.Join(outcomes, ",") != "success,duplicate" {
@@ -246,28 +246,28 @@ func TestSingleUse(t *testing.T) {
 
 func TestAdvanceExpiresTokens(t *testing.T) {
 	s := mockserver.New(t)
-	tok := s.IssueToken(mockserver.TokenSpec{})
-	kept := s.IssueToken(mockserver.TokenSpec{Lifetime: 10 * time.Minute})
-	s.Advance(2*time.Minute + time.Millisecond)
+	tok := issue(t, s, mockserver.TokenSpec{})
+	kept := issue(t, s, mockserver.TokenSpec{Lifetime: 10 * time.Minute})
+	s.Advance(t.Context(), 2*time.Minute+time.Millisecond)
 	wantCodes(t, post(t, s, s.Site().Secret, tok), "timeout-or-duplicate")
 	wantSuccess(t, post(t, s, s.Site().Secret, kept))
-	if got := s.Requests().ForToken(tok)[0].Outcome; got != "expired" {
+	if got := journal(t, s).ForToken(tok)[0].Outcome; got != "expired" {
 		t.Fatalf("journal outcome %q, want expired", got)
 	}
 	// A token issued after the jump is fresh on the moved clock.
-	wantSuccess(t, post(t, s, s.Site().Secret, s.IssueToken(mockserver.TokenSpec{})))
+	wantSuccess(t, post(t, s, s.Site().Secret, issue(t, s, mockserver.TokenSpec{})))
 }
 
 func TestChallengeTSIsIssueTime(t *testing.T) {
 	s := mockserver.New(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 600e6, time.UTC)
-	tok := s.IssueToken(mockserver.TokenSpec{IssuedAt: at, Lifetime: 24 * time.Hour})
-	s.Advance(time.Until(at)) // no-op when at is in the past
+	tok := issue(t, s, mockserver.TokenSpec{IssuedAt: at, Lifetime: 24 * time.Hour})
+	s.Advance(t.Context(), time.Until(at)) // no-op when at is in the past
 	a := post(t, s, s.Site().Secret, tok)
 	if a.Success {
 		t.Fatalf("token issued in January 2026 with a 24h lifetime should be expired now: %s", a.raw)
 	}
-	tok = s.IssueToken(mockserver.TokenSpec{IssuedAt: s.Now().Add(-30 * time.Second)})
+	tok = issue(t, s, mockserver.TokenSpec{IssuedAt: s.Now().Add(-30 * time.Second)})
 	a = post(t, s, s.Site().Secret, tok)
 	wantSuccess(t, a)
 	want := s.Now().Add(-30 * time.Second).UTC().Format("2006-01-02T15:04:05Z")
@@ -278,14 +278,14 @@ func TestChallengeTSIsIssueTime(t *testing.T) {
 
 func TestTokensLookReal(t *testing.T) {
 	s := mockserver.New(t)
-	tok := s.IssueToken(mockserver.TokenSpec{Action: "a_very/long_action", Hostname: strings.Repeat("h", 200)})
+	tok := issue(t, s, mockserver.TokenSpec{Action: "a_very/long_action", Hostname: strings.Repeat("h", 200)})
 	if !strings.HasPrefix(tok, "03A") || len(tok) < 100 || len(tok) > 4000 {
 		t.Fatalf("token %q: want 03A prefix and 100-4000 characters (got %d)", tok[:10], len(tok))
 	}
 	if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(tok) {
 		t.Fatalf("token is not URL-safe: %s", tok)
 	}
-	if tok2 := s.IssueToken(mockserver.TokenSpec{}); tok2 == tok {
+	if tok2 := issue(t, s, mockserver.TokenSpec{}); tok2 == tok {
 		t.Fatal("two tokens are equal")
 	}
 }
@@ -320,7 +320,7 @@ func TestNamedTokens(t *testing.T) {
 	wantSuccess(t, post(t, s, secret, "once"))
 	wantCodes(t, post(t, s, secret, "once"), "timeout-or-duplicate")
 	wantCodes(t, post(t, s, secret, "stale"), "timeout-or-duplicate")
-	s.Reset()
+	s.Reset(t.Context())
 	wantSuccess(t, post(t, s, secret, "once"))
 }
 
@@ -339,28 +339,28 @@ func TestJournal(t *testing.T) {
 	for i := range 4 {
 		post(t, s, secret, "tok"+string(rune('2'+i)))
 	}
-	j := s.Requests()
+	j := journal(t, s)
 	if len(j.Entries) != 3 || j.Dropped != 2 || j.Capacity != 3 {
 		t.Fatalf("journal: %d entries, %d dropped, capacity %d; want 3, 2, 3", len(j.Entries), j.Dropped, j.Capacity)
 	}
 	if j.Entries[0].Seq != 3 || j.LastSeq() != 5 || len(j.Since(4)) != 1 {
 		t.Fatalf("sequence numbers: %+v", j.Entries)
 	}
-	s.ClearRequests()
+	s.ClearJournal(t.Context())
 	call(t, s, http.MethodPost, mockserver.VerifyPath+"?secret="+url.QueryEscape(secret), formCT, form("response", "tok1", "remoteip", "192.0.2.1"))
-	e := s.Requests().Entries[0]
+	e := journal(t, s).Entries[0]
 	if e.SecretIn != "query" || e.SecretSite != s.Site().SiteKey || e.RemoteIP != "192.0.2.1" || e.ContentType != formCT {
 		t.Fatalf("entry: %+v", e)
 	}
 	if e.Query.Get("secret") != mockserver.Fingerprint(secret) || e.Form.Get("response") != "tok1" {
 		t.Fatalf("params not recorded as expected: query %v form %v", e.Query, e.Form)
 	}
-	all, _ := json.Marshal(s.Requests())
+	all, _ := json.Marshal(journal(t, s))
 	if strings.Contains(string(all), secret) {
 		t.Fatal("the journal holds the secret in clear")
 	}
-	if !strings.Contains(s.Requests().Dump(), "secret=in-query") {
-		t.Fatalf("dump: %s", s.Requests().Dump())
+	if !strings.Contains(journal(t, s).Dump(), "secret=in-query") {
+		t.Fatalf("dump: %s", journal(t, s).Dump())
 	}
 }
 
@@ -375,7 +375,7 @@ func TestJournalBoundsHostileEntries(t *testing.T) {
 		body = body[:60<<10]
 	}
 	call(t, s, http.MethodPost, mockserver.VerifyPath, formCT, body)
-	e := s.Requests().Entries[0]
+	e := journal(t, s).Entries[0]
 	size := 0
 	for k, vs := range e.Form {
 		size += len(k)
@@ -391,7 +391,7 @@ func TestJournalBoundsHostileEntries(t *testing.T) {
 func TestSecretsNeverLogged(t *testing.T) {
 	var logs strings.Builder
 	s := mockserver.New(t, mockserver.WithLogger(newDebugLogger(&logs)))
-	post(t, s, s.Site().Secret, s.IssueToken(mockserver.TokenSpec{}))
+	post(t, s, s.Site().Secret, issue(t, s, mockserver.TokenSpec{}))
 	post(t, s, "6Lwrong-secret-value-xyz", "x")
 	if logs.Len() == 0 {
 		t.Fatal("nothing logged at debug level")
@@ -417,7 +417,7 @@ func TestCloseIsIdempotentAndReleasesHangs(t *testing.T) {
 		}
 		done <- err
 	}()
-	for len(s.Requests().Entries) == 0 && len(s.Rules()) == 1 {
+	for len(journal(t, s).Entries) == 0 && len(s.Rules()) == 1 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	start := time.Now()

@@ -205,7 +205,7 @@ func (e *Env) Rule(ctx context.Context, r mockserver.Rule) error {
 	if r.Match.Token == "" {
 		return errors.New("install rule: a case's rule must match its own token")
 	}
-	got, err := e.s.mock.InstallRule(ctx, r)
+	got, err := e.s.mock.AddRule(ctx, r)
 	if err != nil {
 		return fmt.Errorf("install rule: %w", err)
 	}

@@ -127,7 +127,7 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 			site.Hostname = t.Endpoints[0].Hostnames[0]
 		}
 	}
-	if s.site, err = s.mock.RegisterSite(ctx, site); err != nil {
+	if s.site, err = s.mock.AddSite(ctx, site); err != nil {
 		return nil, fmt.Errorf("register the target's site on the mock at %s: %w", s.mock.URL(), err)
 	}
 
@@ -478,7 +478,7 @@ func (e *Env) cleanup(ctx context.Context) {
 	for _, id := range e.rules {
 		// A used-up rule is already gone; a hang rule never is (it matches
 		// forever), and deleting it closes the calls it still holds.
-		if err := e.s.mock.DeleteRule(ctx, id); err == nil && e.hangs[id] {
+		if err := e.s.mock.RemoveRule(ctx, id); err == nil && e.hangs[id] {
 			e.hangClosed = true
 		}
 	}

@@ -382,10 +382,10 @@ func (g googleStaging) ClearJournal(context.Context) error { return errStagingNo
 func (g googleStaging) Issue(context.Context, mockserver.TokenSpec) (mockserver.Issued, error) {
 	return mockserver.Issued{}, errStagingNoMock
 }
-func (g googleStaging) RegisterSite(_ context.Context, s mockserver.Site) (mockserver.Site, error) {
+func (g googleStaging) AddSite(_ context.Context, s mockserver.Site) (mockserver.Site, error) {
 	return s, nil
 }
-func (g googleStaging) AdvanceClock(context.Context, time.Duration) (time.Time, error) {
+func (g googleStaging) Advance(context.Context, time.Duration) (time.Time, error) {
 	return time.Time{}, errStagingNoMock
 }
 func (g googleStaging) Journal(context.Context) (mockserver.Journal, error) {
@@ -394,9 +394,9 @@ func (g googleStaging) Journal(context.Context) (mockserver.Journal, error) {
 func (g googleStaging) JournalSince(context.Context, uint64) (mockserver.Journal, error) {
 	return mockserver.Journal{}, errStagingNoMock
 }
-func (g googleStaging) InstallRule(context.Context, mockserver.Rule) (mockserver.Rule, error) {
+func (g googleStaging) AddRule(context.Context, mockserver.Rule) (mockserver.Rule, error) {
 	return mockserver.Rule{}, errStagingNoMock
 }
-func (g googleStaging) DeleteRule(context.Context, string) error { return errStagingNoMock }
-func (g googleStaging) DeleteRules(context.Context) error        { return errStagingNoMock }
-func (g googleStaging) ResetState(context.Context) error         { return errStagingNoMock }
+func (g googleStaging) RemoveRule(context.Context, string) error { return errStagingNoMock }
+func (g googleStaging) ClearRules(context.Context) error         { return errStagingNoMock }
+func (g googleStaging) Reset(context.Context) error              { return errStagingNoMock }

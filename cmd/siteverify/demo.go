@@ -225,7 +225,7 @@ type demoBackend struct {
 // startDemoBackend serves the reference backend described by tpl, with the
 // given flaws, on a free loopback port, and registers its site on the mock.
 func startDemoBackend(mock *mockserver.Server, tpl *target.Target, name string, flaws []refbackend.Flaw) (*demoBackend, error) {
-	if _, err := mock.AddSite(mockserver.Site{SiteKey: tpl.SiteKey, Secret: tpl.Secret, Kind: tpl.Kind}); err != nil {
+	if _, err := mock.AddSite(context.Background(), mockserver.Site{SiteKey: tpl.SiteKey, Secret: tpl.Secret, Kind: tpl.Kind}); err != nil {
 		return nil, fmt.Errorf("register the site of %s: %w", tpl.Name, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -226,7 +226,11 @@ func TestBinarySigningKey(t *testing.T) {
 		SigningKey:  raw,
 		DefaultSite: mockserver.Site{SiteKey: testSiteKey, Secret: testSecret, Hostname: "app.example.com"},
 	}))
-	tok := local.IssueToken(mockserver.TokenSpec{Score: 0.3, Action: "x"})
+	iss, err := local.Issue(t.Context(), mockserver.TokenSpec{Score: 0.3, Action: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := iss.Token
 	if a := verifyForm(t, s, testSecret, tok); !successAnswer("0.3", "x").MatchString(a.body) {
 		t.Errorf("token minted with the shared key: %s", a.body)
 	}

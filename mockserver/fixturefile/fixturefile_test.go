@@ -99,7 +99,9 @@ func TestExampleRunsOnServer(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Log(s.Requests().Dump())
+		if j, err := s.Journal(t.Context()); err == nil {
+			t.Log(j.Dump())
+		}
 	}
 }
 
