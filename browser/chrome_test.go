@@ -231,7 +231,7 @@ func TestParsePost(t *testing.T) {
 	}
 }
 
-func TestIsGoogleURL(t *testing.T) {
+func TestIsProviderURL(t *testing.T) {
 	for u, want := range map[string]bool{
 		"https://www.google.com/recaptcha/api.js?render=x":       true,
 		"http://www.google.com/recaptcha/api2/mint":              true,
@@ -240,8 +240,8 @@ func TestIsGoogleURL(t *testing.T) {
 		"https://www.google.com/search?q=recaptcha":              false,
 		"https://evil.example/recaptcha/api.js":                  false,
 	} {
-		if got := isGoogleURL(u); got != want {
-			t.Errorf("isGoogleURL(%q) = %v", u, got)
+		if got := isProviderURL(u); got != want {
+			t.Errorf("isProviderURL(%q) = %v", u, got)
 		}
 	}
 }

@@ -16,16 +16,22 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/siteverify/siteverify/mockserver"
 )
 
-// GooglePatterns are the request URL patterns (Chrome DevTools Fetch
-// patterns) answered from the mock instead of the network: Google's script,
-// its alternate host and the script's static assets, over https and http.
-var GooglePatterns = []string{
-	"*://www.google.com/recaptcha/*",
-	"*://www.recaptcha.net/recaptcha/*",
-	"*://recaptcha.net/recaptcha/*",
-	"*://www.gstatic.com/recaptcha/*",
+// ProviderPatterns are the request URL patterns (Chrome DevTools Fetch
+// patterns) answered from the mock instead of the network: every real URL
+// the mock stands in for, of every provider (for reCAPTCHA, Google's script,
+// its alternate host and the script's static assets), over https and http.
+func ProviderPatterns() []string {
+	var out []string
+	for _, p := range mockserver.Providers() {
+		for _, pre := range p.RealPrefixes() {
+			out = append(out, "*://"+pre+"*")
+		}
+	}
+	return out
 }
 
 // Submission is a request the page sent to its backend, as the browser
@@ -130,7 +136,7 @@ func (b *Browser) openTab(parent context.Context, mockURL string) (*tab, context
 		{URLPattern: "*", ResourceType: network.ResourceTypeFetch, RequestStage: fetch.RequestStageResponse},
 	}
 	if t.mockURL != "" {
-		for _, p := range GooglePatterns {
+		for _, p := range ProviderPatterns() {
 			patterns = append(patterns, &fetch.RequestPattern{URLPattern: p, RequestStage: fetch.RequestStageRequest})
 		}
 	}
@@ -215,13 +221,13 @@ func (t *tab) handle(ev fetch.EventRequestPaused) {
 		}
 		return
 	}
-	google := isGoogleURL(req.URL)
-	if t.mockURL != "" && google {
+	providerURL := isProviderURL(req.URL)
+	if t.mockURL != "" && providerURL {
 		t.forward(ev)
 		return
 	}
 	scripted := ev.ResourceType == network.ResourceTypeXHR || ev.ResourceType == network.ResourceTypeFetch
-	if !google && (scripted || req.HasPostData || len(req.PostDataEntries) > 0) {
+	if !providerURL && (scripted || req.HasPostData || len(req.PostDataEntries) > 0) {
 		hdr := http.Header{}
 		for k, v := range req.Headers {
 			if s, ok := v.(string); ok {
@@ -274,15 +280,16 @@ func (t *tab) recordAnswer(ev fetch.EventRequestPaused) {
 	}
 }
 
-// isGoogleURL reports whether u is one of GooglePatterns.
-func isGoogleURL(u string) bool {
+// isProviderURL reports whether u is one of ProviderPatterns.
+func isProviderURL(u string) bool {
 	p, err := url.Parse(u)
 	if err != nil {
 		return false
 	}
-	switch strings.ToLower(p.Hostname()) {
-	case "www.google.com", "www.recaptcha.net", "recaptcha.net", "www.gstatic.com":
-		return strings.HasPrefix(p.Path, "/recaptcha/")
+	for _, prov := range mockserver.Providers() {
+		if prov.IsRealURL(p) {
+			return true
+		}
 	}
 	return false
 }

@@ -189,7 +189,7 @@ func (r Report) WriteText(w io.Writer) error {
 }
 
 // StagingScriptURL is Google's script, which staging mode loads for real.
-const StagingScriptURL = "https://www.google.com/recaptcha/api.js"
+var StagingScriptURL = mockserver.ReCAPTCHA.RealURL(mockserver.ScriptPath)
 
 // Config configures Run.
 type Config struct {

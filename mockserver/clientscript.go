@@ -41,14 +41,6 @@ import (
 // package does this) calls it with the mock's new time, and every v2 widget
 // whose token ran out fires expired-callback and clears its response, as the
 // real widget does when its timer fires.
-const (
-	// ScriptPath serves the stand-in for Google's api.js.
-	ScriptPath = "/recaptcha/api.js"
-	// EnterpriseScriptPath serves the stand-in for Google's enterprise.js.
-	EnterpriseScriptPath = "/recaptcha/enterprise.js"
-	// MintPath is where the client script asks for tokens.
-	MintPath = "/recaptcha/api2/mint"
-)
 
 // MaxMints is how many minted tokens the mint log keeps before it drops the
 // oldest.

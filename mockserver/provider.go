@@ -1,7 +1,10 @@
 package mockserver
 
 import (
-	"strconv"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -32,12 +35,88 @@ type verdict struct {
 	challengeTS     time.Time
 }
 
-// dialect is the seam for a provider's wire format: which paths it serves,
-// its vocabulary of error codes and how it renders an answer. reCAPTCHA is
-// the only one today; hCaptcha and Turnstile differ in lifetimes, codes
-// (already-seen-response vs timeout-or-duplicate), timestamp precision and
-// JSON layout, and each will be another dialect.
+// Provider is one siteverify provider's wire: where the real service lives,
+// how it reads a request, what its tokens look like and how long they live,
+// its error vocabulary and answer layout, and its official test keys. The
+// core of the mock (tokens, clock, rules, journal, admin API) is the same for
+// every provider; everything that differs is here. Providers lists them.
+type Provider struct {
+	name, title   string
+	verifyPath    string
+	scriptPaths   []string
+	prefixes      []string // host + path prefix of every real URL the mock stands in for
+	tokenField    string
+	tokenLifetime time.Duration
+	testSite      func() Site
+	wire          dialect
+}
+
+// Providers lists every provider the mock speaks.
+func Providers() []*Provider { return []*Provider{ReCAPTCHA} }
+
+// LookupProvider returns the provider with this name ("recaptcha").
+func LookupProvider(name string) (*Provider, bool) {
+	for _, p := range Providers() {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// Name is the provider's identifier in target files, fixtures and the admin
+// API, e.g. "recaptcha".
+func (p *Provider) Name() string { return p.name }
+
+// String is the provider's human name, e.g. "Google reCAPTCHA".
+func (p *Provider) String() string { return p.title }
+
+// VerifyPath is the siteverify path, the same on the real hosts and on the
+// mock.
+func (p *Provider) VerifyPath() string { return p.verifyPath }
+
+// ScriptPaths are the paths of the provider's client scripts, which the mock
+// serves stand-ins for.
+func (p *Provider) ScriptPaths() []string { return slices.Clone(p.scriptPaths) }
+
+// RealURL is the provider's real URL for path, on its main host (for
+// staging runs against the real service).
+func (p *Provider) RealURL(path string) string {
+	host, _, _ := strings.Cut(p.prefixes[0], "/")
+	return "https://" + host + path
+}
+
+// RealPrefixes lists every real URL the mock stands in for, as host plus
+// path prefix, e.g. "www.google.com/recaptcha/": what a browser or proxy
+// should send to the mock instead.
+func (p *Provider) RealPrefixes() []string { return slices.Clone(p.prefixes) }
+
+// IsRealURL reports whether u is under one of RealPrefixes.
+func (p *Provider) IsRealURL(u *url.URL) bool {
+	hp := strings.ToLower(u.Hostname()) + u.Path
+	for _, pre := range p.prefixes {
+		if strings.HasPrefix(hp, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// TokenField is the form field the provider's widget fills with the token,
+// e.g. "g-recaptcha-response".
+func (p *Provider) TokenField() string { return p.tokenField }
+
+// TokenLifetime is how long a token stays verifiable.
+func (p *Provider) TokenLifetime() time.Duration { return p.tokenLifetime }
+
+// TestSite is the provider's official test key pair, answered as the
+// provider documents (every Server knows it).
+func (p *Provider) TestSite() Site { return p.testSite() }
+
+// dialect is the part of a Provider that reads requests and renders answers.
 type dialect interface {
+	// parse reads a siteverify request's parameters.
+	parse(r *http.Request) verifyRequest
 	// errorCodes returns the wire error codes for a failed verdict.
 	errorCodes(v *verdict) []string
 	// appendAnswer renders the JSON answer for v.
@@ -46,90 +125,6 @@ type dialect interface {
 	appendErrorCodes(buf []byte, codes []string) []byte
 	// contentType is the Content-Type of answers.
 	contentType() string
-}
-
-// recaptcha is Google reCAPTCHA's siteverify dialect (wire-facts §1).
-type recaptcha struct{}
-
-// reCAPTCHA wire error codes (Google "Verifying the user's response").
-const (
-	CodeMissingInputSecret   = "missing-input-secret"
-	CodeInvalidInputSecret   = "invalid-input-secret"
-	CodeMissingInputResponse = "missing-input-response"
-	CodeInvalidInputResponse = "invalid-input-response"
-	CodeBadRequest           = "bad-request"
-	CodeTimeoutOrDuplicate   = "timeout-or-duplicate"
-)
-
-func (recaptcha) contentType() string { return "application/json; charset=utf-8" }
-
-func (recaptcha) errorCodes(v *verdict) []string {
-	switch v.outcome {
-	case outcomeMissing:
-		// Both missing: response first, then secret, as Google answers an
-		// empty request (wire-facts §1.2).
-		var codes []string
-		if v.missingResponse {
-			codes = append(codes, CodeMissingInputResponse)
-		}
-		if v.missingSecret {
-			codes = append(codes, CodeMissingInputSecret)
-		}
-		return codes
-	case outcomeInvalidSecret:
-		return []string{CodeInvalidInputSecret}
-	case outcomeInvalidResponse:
-		return []string{CodeInvalidInputResponse}
-	case outcomeExpired, outcomeDuplicate:
-		return []string{CodeTimeoutOrDuplicate}
-	case outcomeBadRequest:
-		return []string{CodeBadRequest}
-	}
-	return nil
-}
-
-// appendAnswer writes Google's layout: pretty-printed with two-space indent,
-// success first, error-codes omitted on success, challenge_ts in whole
-// seconds with Z (wire-facts §1.2, 2016 cassette and later samples).
-func (d recaptcha) appendAnswer(b []byte, v *verdict) []byte {
-	if v.outcome != outcomeSuccess {
-		return d.appendErrorCodes(b, d.errorCodes(v))
-	}
-	b = append(b, "{\n  \"success\": true,\n  \"challenge_ts\": "...)
-	b = appendTimestamp(b, v.challengeTS)
-	c := v.claims
-	if c.kind == Android {
-		b = append(b, ",\n  \"apk_package_name\": "...)
-		b = appendJSONString(b, c.hostname)
-	} else {
-		b = append(b, ",\n  \"hostname\": "...)
-		b = appendJSONString(b, c.hostname)
-	}
-	if c.kind == V3 {
-		if !c.omitScore {
-			b = append(b, ",\n  \"score\": "...)
-			b = strconv.AppendFloat(b, c.score(), 'f', -1, 64)
-		}
-		b = append(b, ",\n  \"action\": "...)
-		b = appendJSONString(b, c.action)
-	}
-	return append(b, "\n}"...)
-}
-
-func (recaptcha) appendErrorCodes(b []byte, codes []string) []byte {
-	b = append(b, "{\n  \"success\": false"...)
-	if len(codes) > 0 {
-		b = append(b, ",\n  \"error-codes\": ["...)
-		for i, c := range codes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, "\n    "...)
-			b = appendJSONString(b, c)
-		}
-		b = append(b, "\n  ]"...)
-	}
-	return append(b, "\n}"...)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -11,11 +11,6 @@ import (
 	"time"
 )
 
-// VerifyPath is the path of reCAPTCHA's siteverify endpoint. The mock answers
-// it on any Host, so www.google.com and www.recaptcha.net both work through a
-// proxy or a hosts entry (wire-facts §1.1).
-const VerifyPath = "/recaptcha/api/siteverify"
-
 // AdminPrefix is where the admin API lives (the prefix WireMock users know).
 const AdminPrefix = "/__admin/"
 
@@ -75,7 +70,7 @@ type Server struct {
 	http        *http.Server
 	url         string
 	codec       *tokenCodec
-	dialect     dialect
+	provider    *Provider
 	clock       clock
 	spent       spentSet
 	journal     *journal
@@ -163,7 +158,7 @@ func NewServer(opts Options) (*Server, error) {
 		logger:      logger,
 		adminToken:  opts.AdminToken,
 		codec:       codec,
-		dialect:     recaptcha{},
+		provider:    ReCAPTCHA,
 		journal:     newJournal(opts.JournalSize),
 		closing:     make(chan struct{}),
 		serveDone:   make(chan struct{}),
@@ -223,7 +218,7 @@ func (s *Server) buildState(opts Options) (siteTables, *ruleSet, error) {
 	}
 	t := newSiteTables(def.withDefaults())
 	rules := new(ruleSet)
-	for _, site := range append([]Site{testSite(), def}, opts.Sites...) {
+	for _, site := range append([]Site{ReCAPTCHA.TestSite(), def}, opts.Sites...) {
 		site, err := prepareSite(site)
 		if err == nil {
 			_, err = t.add(site)
@@ -273,7 +268,7 @@ func isLoopback(a net.Addr) bool {
 func (s *Server) URL() string { return s.url }
 
 // VerifyURL is the full siteverify URL to configure the code under test with.
-func (s *Server) VerifyURL() string { return s.url + VerifyPath }
+func (s *Server) VerifyURL() string { return s.url + s.provider.verifyPath }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
@@ -441,7 +436,7 @@ func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 	c := &claims{kind: kind, omitScore: spec.OmitScore, scoreMilli: score, siteKey: site.SiteKey,
 		lifetime: spec.Lifetime, issuedAt: spec.IssuedAt}
 	if c.lifetime == 0 {
-		c.lifetime = DefaultTokenLifetime
+		c.lifetime = s.provider.tokenLifetime
 	}
 	if spec.IssuedAgo < 0 || spec.IssuedAgo > MaxTimeRange {
 		return nil, fmt.Errorf("issued_ago %v: want between 0 and %v (100 years)", spec.IssuedAgo, MaxTimeRange)

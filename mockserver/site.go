@@ -30,15 +30,6 @@ func (k KeyKind) Valid() bool {
 // KeyKinds lists the known key kinds, for messages and documentation.
 func KeyKinds() []KeyKind { return []KeyKind{V3, V2Checkbox, V2Invisible, Android} }
 
-// Google's public reCAPTCHA v2 test key pair. With this secret the real
-// siteverify accepts any token and answers hostname "testkey.google.com"
-// (wire-facts §1.7, reCAPTCHA FAQ). Every Server knows this site.
-const (
-	TestSiteKey  = "6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI"
-	TestSecret   = "6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe"
-	TestHostname = "testkey.google.com"
-)
-
 // Site is a registered key pair: the public sitekey the page uses and the
 // secret the backend sends to siteverify.
 type Site struct {
@@ -146,11 +137,6 @@ func (t *siteTables) siteFor(siteKey string) (Site, error) {
 		return Site{}, fmt.Errorf("unknown sitekey %q: register the site first", abbreviate(siteKey))
 	}
 	return site, nil
-}
-
-// testSite is Google's v2 test pair.
-func testSite() Site {
-	return Site{SiteKey: TestSiteKey, Secret: TestSecret, Kind: V2Checkbox, Hostname: TestHostname, AcceptAnyToken: true}.withDefaults()
 }
 
 const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

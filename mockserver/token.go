@@ -14,11 +14,6 @@ import (
 	"time"
 )
 
-// DefaultTokenLifetime is how long a reCAPTCHA token stays verifiable: "each
-// reCAPTCHA user response token is valid for two minutes, and can only be
-// verified once" (wire-facts §1.5, Google "Verifying the user's response").
-const DefaultTokenLifetime = 2 * time.Minute
-
 // DefaultScore is the v3 score of a token whose spec sets none: 0.9, the value
 // real v3 keys most often return for ordinary traffic (wire-facts §1.6).
 const DefaultScore = 0.9

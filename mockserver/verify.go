@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,7 +23,9 @@ func randRead(b []byte) (int, error) { return rand.Read(b) }
 
 func (s *Server) routes(extra map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(VerifyPath, s.serveVerify)
+	for _, p := range Providers() {
+		mux.HandleFunc(p.verifyPath, s.serveVerify)
+	}
 	mux.Handle(AdminPrefix, s.adminHandler())
 	s.clientRoutes(mux) // client script, mint endpoint and their admin routes; see clientscript.go
 	for pattern, h := range extra {
@@ -35,69 +36,13 @@ func (s *Server) routes(extra map[string]http.Handler) http.Handler {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// verifyRequest is a parsed siteverify request.
+// verifyRequest is a parsed siteverify request, the same for every
+// provider.
 type verifyRequest struct {
 	secret, token, remoteIP string
 	secretIn                string
 	query, form             url.Values
 	badRequest              bool
-}
-
-// parseVerifyRequest reads parameters the way Google does: the URL query
-// and, for a urlencoded POST, the body (body values win). Any other body type,
-// JSON included, is ignored, so its fields count as absent: a JSON body gets
-// missing-input-* (wire-facts §1.1; reports differ, so a Rule can override).
-// Unknown parameters, such as the PHP client's version=, are ignored.
-func parseVerifyRequest(r *http.Request) verifyRequest {
-	var vr verifyRequest
-	q, err := parseForm(r.URL.RawQuery)
-	vr.query = q
-	if err != nil {
-		vr.badRequest = true
-	}
-	if r.Method == http.MethodPost && r.Body != nil {
-		bp := bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
-		body, err := readBody(r, (*bp)[:0])
-		*bp = body
-		switch {
-		case err != nil || len(body) > maxBodyBytes:
-			vr.badRequest = true
-		case isFormContentType(r.Header.Get("Content-Type")):
-			f, err := parseForm(string(body))
-			vr.form = f
-			if err != nil {
-				vr.badRequest = true
-			}
-		}
-	}
-	get := func(k string) (string, string) {
-		if v, ok := vr.form[k]; ok && len(v) > 0 {
-			return v[0], "form"
-		}
-		if v, ok := vr.query[k]; ok && len(v) > 0 {
-			return v[0], "query"
-		}
-		return "", ""
-	}
-	vr.secret, vr.secretIn = get("secret")
-	vr.token, _ = get("response")
-	vr.remoteIP, _ = get("remoteip")
-	if vr.secret == "" {
-		vr.secretIn = ""
-	}
-	return vr
-}
-
-func isFormContentType(ct string) bool {
-	switch ct {
-	case "":
-		return false
-	case "application/x-www-form-urlencoded": // what nearly every client sends
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +52,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	vr := parseVerifyRequest(r)
+	vr := s.provider.wire.parse(r)
 	reg := s.lookup(vr.secret, vr.token)
 	// Everything the entry keeps goes through one redactor: secrets become
 	// fingerprints, the rest is cut and copied (see redactor).
@@ -115,7 +60,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	entry := Request{
 		Time:        s.clock.now(),
 		Method:      http.MethodPost,
-		Path:        VerifyPath,
+		Path:        s.provider.verifyPath,
 		ContentType: recordContentType(r.Header.Get("Content-Type")),
 		SecretIn:    vr.secretIn,
 		Token:       rd.remember(0, vr.token, MaxTokenLength),
@@ -125,7 +70,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		entry.Method = http.MethodGet // constants, not r.Method: that pins the request line
 	}
-	if r.URL.Path != VerifyPath {
+	if r.URL.Path != s.provider.verifyPath {
 		entry.Path = keep(r.URL.Path, journalMaxFieldBytes)
 	}
 	if vr.secret != "" {
@@ -164,12 +109,12 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		v = s.verify(vr.secret, vr.token, reg)
 	}
 	bp := bufPool.Get().(*[]byte)
-	body := s.dialect.appendAnswer((*bp)[:0], &v)
-	s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
+	body := s.provider.wire.appendAnswer((*bp)[:0], &v)
+	s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
 	if entry.Rule == "" {
-		entry.Outcome = outcomeName(&v, s.dialect)
+		entry.Outcome = outcomeName(&v, s.provider.wire)
 	} else {
-		entry.Outcome = truncate(entry.Outcome+", then "+outcomeName(&v, s.dialect), journalMaxOutcomeBytes)
+		entry.Outcome = truncate(entry.Outcome+", then "+outcomeName(&v, s.provider.wire), journalMaxOutcomeBytes)
 	}
 	entry.Status = http.StatusOK
 	entry.Response = truncate(string(body), journalMaxResponseBytes) // string(body) is already a copy
@@ -338,7 +283,7 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 		return true
 	case FaultMalformedJSON:
 		body := []byte("{\n  \"success\": true,\n  \"challenge_ts\": \"")
-		s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
+		s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
 		entry.Status, entry.Response = http.StatusOK, string(body)
 		return true
 	case FaultTruncate:
@@ -356,20 +301,20 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 		status := cmp0(rule.Status, http.StatusOK)
 		ct := rule.ContentType
 		if ct == "" {
-			ct = s.dialect.contentType()
+			ct = s.provider.wire.contentType()
 		}
 		s.writeAnswer(w, status, ct, []byte(rule.Body))
 		entry.Status, entry.Response = status, keep(rule.Body, journalMaxResponseBytes)
 	case rule.ErrorCodes != nil:
-		body := s.dialect.appendErrorCodes(nil, rule.ErrorCodes)
-		s.writeAnswer(w, http.StatusOK, s.dialect.contentType(), body)
+		body := s.provider.wire.appendErrorCodes(nil, rule.ErrorCodes)
+		s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
 		entry.Status, entry.Response = http.StatusOK, truncate(string(body), journalMaxResponseBytes)
 	case rule.Status >= 400:
 		body := googleErrorPage(rule.Status)
 		s.writeAnswer(w, rule.Status, "text/html; charset=UTF-8", body)
 		entry.Status, entry.Response = rule.Status, string(body)
 	case rule.Status != 0:
-		s.writeAnswer(w, rule.Status, s.dialect.contentType(), nil)
+		s.writeAnswer(w, rule.Status, s.provider.wire.contentType(), nil)
 		entry.Status = rule.Status
 	default:
 		return false // delay only: verify normally

@@ -375,8 +375,8 @@ type googleStaging struct{ site mockserver.Site }
 
 var errStagingNoMock = errors.New("not available in staging mode: there is no mock")
 
-func (g googleStaging) URL() string                        { return "https://www.google.com" }
-func (g googleStaging) VerifyURL() string                  { return "https://www.google.com" + mockserver.VerifyPath }
+func (g googleStaging) URL() string                        { return mockserver.ReCAPTCHA.RealURL("") }
+func (g googleStaging) VerifyURL() string                  { return mockserver.ReCAPTCHA.RealURL(mockserver.VerifyPath) }
 func (g googleStaging) Site() mockserver.Site              { return g.site }
 func (g googleStaging) ClearJournal(context.Context) error { return errStagingNoMock }
 func (g googleStaging) Issue(context.Context, mockserver.TokenSpec) (mockserver.Issued, error) {

@@ -249,6 +249,15 @@ type PageResult struct {
 	Text string `yaml:"text"`
 }
 
+// provider is the target's provider (the default one until the file is
+// validated).
+func (t *Target) provider() *mockserver.Provider {
+	if p, ok := mockserver.LookupProvider(t.Provider); ok {
+		return p
+	}
+	return mockserver.ReCAPTCHA
+}
+
 // Defaults.
 const (
 	DefaultProvider       = "recaptcha"

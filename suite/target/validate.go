@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/siteverify/siteverify/mockserver"
@@ -20,12 +21,15 @@ func (p *parser) validate(t *Target) {
 			t.Name = strings.TrimSuffix(base, filepath.Ext(base))
 		}
 	}
-	switch t.Provider {
-	case "":
+	if t.Provider == "" {
 		t.Provider = DefaultProvider
-	case DefaultProvider:
-	default:
-		p.errorf("provider", "unknown provider %q; only %q is supported", t.Provider, DefaultProvider)
+	}
+	if _, ok := mockserver.LookupProvider(t.Provider); !ok {
+		var names []string
+		for _, pr := range mockserver.Providers() {
+			names = append(names, strconv.Quote(pr.Name()))
+		}
+		p.errorf("provider", "unknown provider %q; use one of %s", t.Provider, strings.Join(names, ", "))
 	}
 	switch {
 	case t.Kind == "":
@@ -208,7 +212,7 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 		case ep.Body == BodyJSON:
 			ep.Token.Name = "gRecaptchaResponse"
 		default:
-			ep.Token.Name = "g-recaptcha-response"
+			ep.Token.Name = t.provider().TokenField()
 		}
 	} else if ep.Token.In == TokenInHeader && !validHeaderName(ep.Token.Name) {
 		p.errorf(path+".token.name", "%q is not a valid HTTP header name", ep.Token.Name)
