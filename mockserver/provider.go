@@ -125,6 +125,8 @@ type dialect interface {
 	appendErrorCodes(buf []byte, codes []string) []byte
 	// contentType is the Content-Type of answers.
 	contentType() string
+	// errorPage is the provider's HTML error page for an HTTP status.
+	errorPage(status int) []byte
 }
 
 const hexDigits = "0123456789abcdef"

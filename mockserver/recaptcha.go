@@ -199,3 +199,11 @@ func isFormContentType(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/x-www-form-urlencoded"
 }
+
+// errorPage is the shape of the HTML error pages Google's front end
+// serves (status line as title, "That's an error.").
+func (recaptcha) errorPage(status int) []byte {
+	text := http.StatusText(status)
+	return []byte("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error " + strconv.Itoa(status) + " (" + text +
+		")!!1</title>\n  <p><b>" + strconv.Itoa(status) + ".</b> <ins>That’s an error.</ins>\n  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>\n")
+}

@@ -291,7 +291,7 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 		return true
 	case FaultHTMLError:
 		status := cmp0(rule.Status, http.StatusServiceUnavailable)
-		body := googleErrorPage(status)
+		body := s.provider.wire.errorPage(status)
 		s.writeAnswer(w, status, "text/html; charset=UTF-8", body)
 		entry.Status, entry.Response = status, string(body)
 		return true
@@ -310,7 +310,7 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 		s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
 		entry.Status, entry.Response = http.StatusOK, truncate(string(body), journalMaxResponseBytes)
 	case rule.Status >= 400:
-		body := googleErrorPage(rule.Status)
+		body := s.provider.wire.errorPage(rule.Status)
 		s.writeAnswer(w, rule.Status, "text/html; charset=UTF-8", body)
 		entry.Status, entry.Response = rule.Status, string(body)
 	case rule.Status != 0:
@@ -373,14 +373,6 @@ func (s *Server) truncateAnswer(w http.ResponseWriter, entry *Request) {
 		strconv.Itoa(len(full)) + "\r\n\r\n" + half)
 	_ = buf.Flush()
 	entry.Status, entry.Response = http.StatusOK, half
-}
-
-// googleErrorPage is the shape of the HTML error pages Google's front end
-// serves (status line as title, "That's an error.").
-func googleErrorPage(status int) []byte {
-	text := http.StatusText(status)
-	return []byte("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error " + strconv.Itoa(status) + " (" + text +
-		")!!1</title>\n  <p><b>" + strconv.Itoa(status) + ".</b> <ins>That’s an error.</ins>\n  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>\n")
 }
 
 // readBody reads up to maxBodyBytes+1 bytes into buf (a pooled buffer,
