@@ -26,33 +26,34 @@ const ExactlyZero = -1.0
 const DefaultAction = "submit"
 
 // TokenSpec describes the token to mint. The zero value is a valid token for
-// the default site.
+// the default site. [TokenSpecFields] describes its fields once, and its JSON
+// form and the fixtures-file format follow from that.
 type TokenSpec struct {
 	// SiteKey selects the site; empty means the server's default site.
-	SiteKey string `json:"sitekey,omitempty"`
+	SiteKey string
 	// Kind is the key type; empty means the site's kind.
-	Kind KeyKind `json:"kind,omitempty"`
+	Kind KeyKind
 	// Score is the v3 score in [0, 1]; 0 means DefaultScore, ExactlyZero
 	// means 0.0. Stored to three decimals. Ignored for other kinds.
-	Score float64 `json:"score,omitempty"`
+	Score float64
 	// OmitScore makes a v3 answer carry no score field at all, as a v2 key
 	// used in place of a v3 one does (wire-facts §1.8).
-	OmitScore bool `json:"omit_score,omitempty"`
+	OmitScore bool
 	// Action is the v3 action; empty means DefaultAction. Ignored for other kinds.
-	Action string `json:"action,omitempty"`
+	Action string
 	// Hostname is the page hostname the token was solved on; empty means the
 	// site's hostname. Ignored for Android.
-	Hostname string `json:"hostname,omitempty"`
+	Hostname string
 	// PackageName is the Android apk_package_name; empty means the site's.
-	PackageName string `json:"apk_package_name,omitempty"`
+	PackageName string
 	// IssuedAt is the challenge time; zero means now on the mock's clock
 	// minus IssuedAgo. A time in the past makes an old (or expired) token.
-	IssuedAt time.Time `json:"issued_at,omitzero"`
+	IssuedAt time.Time
 	// IssuedAgo backdates a token issued now: "issued 3 minutes ago" is an
 	// already expired token.
-	IssuedAgo time.Duration `json:"issued_ago,omitempty"`
+	IssuedAgo time.Duration
 	// Lifetime overrides DefaultTokenLifetime for this token.
-	Lifetime time.Duration `json:"lifetime,omitempty"`
+	Lifetime time.Duration
 }
 
 // Issued is a minted token and when it stops being verifiable.

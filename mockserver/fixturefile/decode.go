@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,8 +35,18 @@ func siteKeys() []string {
 	return []string{"sitekey", "secret", "kind", "hostname", "apk_package_name", "accept_any_token"}
 }
 
+// specFields are the token spec fields a fixtures file may set: all but
+// times, since a named token is spec.issued_ago old at every verification.
+func specFields() []mockserver.SpecField {
+	return slices.DeleteFunc(mockserver.TokenSpecFields(), func(f mockserver.SpecField) bool { return f.Type == "time" })
+}
+
 func specKeys() []string {
-	return []string{"sitekey", "kind", "score", "omit_score", "action", "hostname", "apk_package_name", "issued_ago", "lifetime"}
+	var keys []string
+	for _, f := range specFields() {
+		keys = append(keys, f.Name)
+	}
+	return keys
 }
 
 func ruleKeys() []string {
@@ -165,15 +176,24 @@ func (d *decoder) token(f *strictyaml.Fields) (mockserver.NamedToken, *strictyam
 }
 
 func (d *decoder) spec(f *strictyaml.Fields) mockserver.TokenSpec {
-	s := mockserver.TokenSpec{
-		SiteKey:     d.Str(f, "sitekey"),
-		Kind:        mockserver.KeyKind(d.Str(f, "kind")),
-		OmitScore:   d.Bool(f, "omit_score"),
-		Action:      d.Str(f, "action"),
-		Hostname:    d.Str(f, "hostname"),
-		PackageName: d.Str(f, "apk_package_name"),
-		IssuedAgo:   d.Duration(f, "issued_ago"),
-		Lifetime:    d.Duration(f, "lifetime"),
+	var s mockserver.TokenSpec
+	for _, field := range specFields() {
+		var v any
+		switch field.Type {
+		case "string":
+			v = d.Str(f, field.Name)
+		case "kind":
+			v = mockserver.KeyKind(d.Str(f, field.Name))
+		case "bool":
+			v = d.Bool(f, field.Name)
+		case "duration":
+			v = d.Duration(f, field.Name)
+		case "score":
+			continue // read with its range check below, after the kind check
+		}
+		if err := field.Set(&s, v); err != nil {
+			d.Fail(f.LineOf(field.Name), strictyaml.Join(f.Path, field.Name), "cannot be set in a fixtures file (%v)", err)
+		}
 	}
 	d.kind(f, "kind", s.Kind)
 	if score, ok := d.Number(f, "score", "a number from 0 to 1"); ok {

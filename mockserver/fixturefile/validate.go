@@ -2,6 +2,7 @@ package fixturefile
 
 import (
 	"cmp"
+	"slices"
 
 	"github.com/siteverify/siteverify/internal/strictyaml"
 	"github.com/siteverify/siteverify/mockserver"
@@ -86,17 +87,27 @@ func (d *decoder) validate(fx Fixtures, it items) {
 // checkKindFields reports spec fields that a token of this kind never shows,
 // since the server would ignore them without a word.
 func (d *decoder) checkKindFields(spec *strictyaml.Fields, kind mockserver.KeyKind) {
-	onlyFor := func(name string, want mockserver.KeyKind) {
-		if spec.Has(name) && kind != want {
-			d.Add(spec.LineOf(name), strictyaml.Join(spec.Path, name), "only %s answers carry it, and this token is %s; remove it or set kind: %s", want, kind, want)
+	fields := specFields()
+	for _, f := range fields {
+		if !spec.Has(f.Name) || f.AppliesTo == nil || slices.Contains(f.AppliesTo, kind) {
+			continue
 		}
-	}
-	onlyFor("score", mockserver.V3)
-	onlyFor("omit_score", mockserver.V3)
-	onlyFor("action", mockserver.V3)
-	onlyFor("apk_package_name", mockserver.Android)
-	if spec.Has("hostname") && kind == mockserver.Android {
-		d.Add(spec.LineOf("hostname"), strictyaml.Join(spec.Path, "hostname"), "android answers carry apk_package_name, not hostname; use apk_package_name")
+		line, path := spec.LineOf(f.Name), strictyaml.Join(spec.Path, f.Name)
+		if len(f.AppliesTo) == 1 {
+			want := f.AppliesTo[0]
+			d.Add(line, path, "only %s answers carry it, and this token is %s; remove it or set kind: %s", want, kind, want)
+			continue
+		}
+		// A field shown by most kinds has a counterpart for the others
+		// (hostname: apk_package_name).
+		i := slices.IndexFunc(fields, func(g mockserver.SpecField) bool {
+			return g.Type == f.Type && len(g.AppliesTo) == 1 && g.AppliesTo[0] == kind
+		})
+		if i < 0 {
+			d.Add(line, path, "%s answers do not carry it; remove it", kind)
+			continue
+		}
+		d.Add(line, path, "%s answers carry %s, not %s; use %s", kind, fields[i].Name, f.Name, fields[i].Name)
 	}
 }
 
