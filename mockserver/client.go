@@ -55,7 +55,7 @@ func Dial(ctx context.Context, baseURL string, opts DialOptions) (*Client, error
 func (c *Client) URL() string { return c.base }
 
 // VerifyURL implements Mock.
-func (c *Client) VerifyURL() string { return c.base + VerifyPath }
+func (c *Client) VerifyURL() string { return c.base + c.site.Kind.Provider().verifyPath }
 
 // Site implements Mock; it is the default site as of Dial.
 func (c *Client) Site() Site { return c.site }

@@ -1,5 +1,9 @@
-// Package mockserver is a programmable, wire-faithful stand-in for Google
-// reCAPTCHA's siteverify endpoint (https://www.google.com/recaptcha/api/siteverify).
+// Package mockserver is a programmable, wire-faithful stand-in for the
+// siteverify endpoints of Google reCAPTCHA
+// (https://www.google.com/recaptcha/api/siteverify), hCaptcha
+// (https://api.hcaptcha.com/siteverify) and Cloudflare Turnstile
+// (https://challenges.cloudflare.com/turnstile/v0/siteverify), all three at
+// once, each on its real path. What differs between them is a [Provider].
 //
 // A test mints tokens with the exact score, action, hostname and age it needs,
 // points the code under test at [Server.VerifyURL], and reads back what that
@@ -23,8 +27,8 @@
 // been verified are remembered, and only until they would have expired.
 //
 // The clock is real time plus an offset that [Server.Advance] moves forward,
-// so tokens expire on their own after two minutes and a test can make them
-// expire at once without sleeping.
+// so tokens expire on their own (after two minutes for reCAPTCHA) and a test
+// can make them expire at once without sleeping.
 //
 // This package imports the standard library only.
 package mockserver

@@ -10,23 +10,60 @@ import (
 	"github.com/siteverify/siteverify/mockserver"
 )
 
-// FuzzVerify throws arbitrary requests at the siteverify handler: it must
-// never panic, must answer 200 with valid JSON (or 405 for other methods),
-// and must keep the journal within its bounds.
+// FuzzVerify throws arbitrary requests at reCAPTCHA's siteverify handler:
+// it must never panic, must answer 200 with valid JSON (or 405 for other
+// methods), and must keep the journal within its bounds.
 func FuzzVerify(f *testing.F) {
+	fuzzVerify(f, mockserver.ReCAPTCHA, func(s *mockserver.Server, valid string) [][4]string {
+		return [][4]string{
+			{"POST", "", "application/x-www-form-urlencoded", "secret=" + s.Site().Secret + "&response=" + valid},
+			{"GET", "secret=" + s.Site().Secret + "&response=" + valid, "", ""},
+			{"POST", "response=%zz", "application/x-www-form-urlencoded", "secret=%"},
+			{"POST", "", "application/x-www-form-urlencoded; charset=\xff", "response=03A\xff&secret=" + mockserver.TestSecret},
+		}
+	})
+}
+
+// FuzzVerifyHCaptcha does the same on hCaptcha's path and parser.
+func FuzzVerifyHCaptcha(f *testing.F) {
+	fuzzVerify(f, mockserver.HCaptcha, func(s *mockserver.Server, valid string) [][4]string {
+		return [][4]string{
+			{"POST", "", "application/x-www-form-urlencoded", "secret=" + mockserver.HCaptchaTestSecret + "&response=" + mockserver.HCaptchaTestToken + "&sitekey=x&remoteip=::1"},
+			{"POST", "", "application/x-www-form-urlencoded", "response=" + valid + "&secret=0x0&sitekey=10000000-ffff-ffff-ffff-00000000000g"},
+		}
+	})
+}
+
+// FuzzVerifyTurnstile does the same on Turnstile's path and its form,
+// multipart and JSON parsers (GET is 405 there, with a JSON body).
+func FuzzVerifyTurnstile(f *testing.F) {
+	fuzzVerify(f, mockserver.Turnstile, func(s *mockserver.Server, valid string) [][4]string {
+		return [][4]string{
+			{"POST", "", "application/json", `{"secret":"` + mockserver.TurnstileTestSecretPass + `","response":"` + mockserver.TurnstileDummyToken + `","idempotency_key":"k"}`},
+			{"POST", "", "application/json", `{"secret":1,"response":[null],"x":{"y":[1,2,{}]}}`},
+			{"POST", "", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"response\"\r\n\r\n" + valid + "\r\n--b--\r\n"},
+			{"POST", "", "application/x-www-form-urlencoded", "secret=" + mockserver.TurnstileTestSecretSpent + "&response=" + valid},
+		}
+	})
+}
+
+// fuzzVerify fuzzes provider p's siteverify handler, seeded with seeds plus
+// some shared ones (method, query, content type, body).
+func fuzzVerify(f *testing.F, p *mockserver.Provider, seeds func(s *mockserver.Server, valid string) [][4]string) {
 	s, err := mockserver.NewServer(mockserver.Options{JournalSize: 50})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer s.Close()
-	valid := issue(f, s, mockserver.TokenSpec{})
-	f.Add("POST", "", "application/x-www-form-urlencoded", "secret="+s.Site().Secret+"&response="+valid)
-	f.Add("GET", "secret="+s.Site().Secret+"&response="+valid, "", "")
-	f.Add("POST", "", "application/json", `{"secret":"x","response":"y"}`)
-	f.Add("POST", "response=%zz", "application/x-www-form-urlencoded", "secret=%")
-	f.Add("POST", "", "application/x-www-form-urlencoded; charset=\xff", "response=03A\xff&secret="+mockserver.TestSecret)
-	f.Add("PUT", "", "", "")
-	f.Add("POST", "", "multipart/form-data; boundary=x", "--x\r\n")
+	valid := issue(f, s, mockserver.TokenSpec{Kind: p.KeyKinds()[0]})
+	all := append(seeds(s, valid),
+		[4]string{"POST", "", "application/json", `{"secret":"x","response":"y"}`},
+		[4]string{"PUT", "", "", ""},
+		[4]string{"POST", "", "multipart/form-data; boundary=x", "--x\r\n"})
+	for _, sd := range all {
+		f.Add(sd[0], sd[1], sd[2], sd[3])
+	}
+	get405 := p == mockserver.Turnstile
 	f.Fuzz(func(t *testing.T, method, query, contentType, body string) {
 		if method != "GET" && method != "POST" {
 			method = "POST"
@@ -36,7 +73,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Method = method
-		req.URL.Path = mockserver.VerifyPath
+		req.URL.Path = p.VerifyPath()
 		req.URL.RawQuery = query
 		req.Body = http.NoBody
 		if body != "" {
@@ -45,8 +82,9 @@ func FuzzVerify(f *testing.F) {
 		req.Header.Set("Content-Type", contentType)
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)
-		switch rec.Code {
-		case http.StatusOK:
+		jsonAnswer := rec.Code == http.StatusOK || rec.Code == http.StatusMethodNotAllowed && method == "GET" && get405
+		switch {
+		case jsonAnswer:
 			var a map[string]any
 			if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
 				t.Fatalf("answer is not JSON: %v\n%q", err, rec.Body)
@@ -54,7 +92,7 @@ func FuzzVerify(f *testing.F) {
 			if _, ok := a["success"].(bool); !ok {
 				t.Fatalf("answer has no boolean success: %s", rec.Body)
 			}
-		case http.StatusMethodNotAllowed:
+		case rec.Code == http.StatusMethodNotAllowed:
 			if method == "GET" || method == "POST" {
 				t.Fatalf("%s got 405", method)
 			}

@@ -125,7 +125,7 @@ func TestSpentSweepKeepsLiveTokens(t *testing.T) {
 	}
 	var isSpent [spent]bool // false if it expired before it could be spent (a slow start)
 	for i := range spent {
-		isSpent[i] = set.spend(idIn0(uint64(i)), expiry(i), &clk) == spendFresh
+		isSpent[i] = set.spend(idIn0(uint64(i)), expiry(i), &clk, "") == spendFresh
 	}
 	if !isSpent[spent-1] {
 		t.Fatal("an hour-long token could not be spent")
@@ -141,7 +141,7 @@ func TestSpentSweepKeepsLiveTokens(t *testing.T) {
 				// Tokens that expire within two milliseconds, so the shard
 				// keeps cleaning up.
 				exp := clk.now().Truncate(time.Millisecond).Add(2 * time.Millisecond)
-				if set.spend(idIn0(next.Add(1)), exp, &clk) == spendFresh {
+				if set.spend(idIn0(next.Add(1)), exp, &clk, "") == spendFresh {
 					inserted.Add(1)
 				}
 			}
@@ -156,7 +156,7 @@ func TestSpentSweepKeepsLiveTokens(t *testing.T) {
 				default:
 				}
 				for i := range spent {
-					if r := set.spend(idIn0(uint64(i)), expiry(i), &clk); r == spendFresh && isSpent[i] {
+					if r := set.spend(idIn0(uint64(i)), expiry(i), &clk, ""); r == spendFresh && isSpent[i] {
 						t.Errorf("token %d, spent and expiring at %v, was forgotten at %v", i,
 							expiry(i).Sub(start), clk.now().Sub(start))
 						return
@@ -169,7 +169,7 @@ func TestSpentSweepKeepsLiveTokens(t *testing.T) {
 	close(done)
 	checkers.Wait()
 	for i := 4; i < spent; i += 5 {
-		if r := set.spend(idIn0(uint64(i)), expiry(i), &clk); r != spendDuplicate {
+		if r := set.spend(idIn0(uint64(i)), expiry(i), &clk, ""); r != spendDuplicate {
 			t.Fatalf("after the clean-ups, token %d (an hour long) answered %v, want a duplicate", i, r)
 		}
 	}
@@ -184,7 +184,9 @@ func TestSpentSweepKeepsLiveTokens(t *testing.T) {
 func TestSingleUseAtExpiryEdgeStress(t *testing.T) {
 	s := startServer(t, Options{})
 	site := s.Site()
-	verify := func(tok string) verdict { return s.verify(site.Secret, tok, s.lookup(site.Secret, tok)) }
+	verify := func(tok string) verdict {
+		return s.verify(ReCAPTCHA, &verifyRequest{secret: site.Secret, token: tok}, s.lookup(site.Secret, tok))
+	}
 	fresh := make([]string, 5000)
 	for i := range fresh {
 		fresh[i] = issue(t, s, TokenSpec{Lifetime: time.Hour})

@@ -23,6 +23,7 @@ const (
 	outcomeExpired
 	outcomeDuplicate
 	outcomeBadRequest
+	outcomeCodes // a provider's own failure, with its codes in verdict.codes
 )
 
 // verdict is the result of verifying one request.
@@ -33,6 +34,9 @@ type verdict struct {
 	site            Site
 	claims          *claims // nil unless the token decoded
 	challengeTS     time.Time
+	codes           []string // outcomeCodes: the wire error codes
+	retry           bool     // success again: an idempotent retry (Turnstile)
+	test            bool     // answered for the provider's official test keys
 }
 
 // Provider is one siteverify provider's wire: where the real service lives,
@@ -47,12 +51,15 @@ type Provider struct {
 	prefixes      []string // host + path prefix of every real URL the mock stands in for
 	tokenField    string
 	tokenLifetime time.Duration
+	kinds         []KeyKind // the first is the default of a new site
+	newKeys       func() (siteKey, secret string)
+	tokenPrefix   string // how the provider's tokens start (each provider's differs)
 	testSite      func() Site
 	wire          dialect
 }
 
 // Providers lists every provider the mock speaks.
-func Providers() []*Provider { return []*Provider{ReCAPTCHA} }
+func Providers() []*Provider { return []*Provider{ReCAPTCHA, HCaptcha, Turnstile} }
 
 // LookupProvider returns the provider with this name ("recaptcha").
 func LookupProvider(name string) (*Provider, bool) {
@@ -106,6 +113,9 @@ func (p *Provider) IsRealURL(u *url.URL) bool {
 // e.g. "g-recaptcha-response".
 func (p *Provider) TokenField() string { return p.tokenField }
 
+// KeyKinds are the provider's key kinds.
+func (p *Provider) KeyKinds() []KeyKind { return slices.Clone(p.kinds) }
+
 // TokenLifetime is how long a token stays verifiable.
 func (p *Provider) TokenLifetime() time.Duration { return p.tokenLifetime }
 
@@ -113,10 +123,26 @@ func (p *Provider) TokenLifetime() time.Duration { return p.tokenLifetime }
 // provider documents (every Server knows it).
 func (p *Provider) TestSite() Site { return p.testSite() }
 
-// dialect is the part of a Provider that reads requests and renders answers.
+// dialect is the part of a Provider that reads requests, applies the
+// provider's own checks and renders answers.
 type dialect interface {
 	// parse reads a siteverify request's parameters.
 	parse(r *http.Request) verifyRequest
+	// methodStatus is the HTTP status of an answer to a request with this
+	// method: 200, or 405 for a method the provider refuses.
+	methodStatus(method string) int
+	// tokenFirst is true when an invalid token is reported before an
+	// unknown secret (hCaptcha's recorded order).
+	tokenFirst() bool
+	// testVerdict answers for the provider's official test keys, which
+	// follow their own rules; ok is false for any other request.
+	testVerdict(vr *verifyRequest, now time.Time) (v verdict, ok bool)
+	// check applies the provider's checks of a request's own parameters
+	// (hCaptcha's sitekey and remoteip) once its token is known to be the
+	// site's; ok is false when they pass.
+	check(vr *verifyRequest, site Site) (v verdict, ok bool)
+	// serverHeader is the Server header of the provider's answers.
+	serverHeader() string
 	// errorCodes returns the wire error codes for a failed verdict.
 	errorCodes(v *verdict) []string
 	// appendAnswer renders the JSON answer for v.
@@ -185,6 +211,21 @@ func appendTimestamp(b []byte, t time.Time) []byte {
 	b = appendDigits(b, minute, 2)
 	b = append(b, ':')
 	b = appendDigits(b, sec, 2)
+	return append(b, 'Z', '"')
+}
+
+// appendTimestampMillis appends t as a JSON string with milliseconds,
+// "2006-01-02T15:04:05.000Z" in UTC, as hCaptcha and Turnstile write
+// challenge_ts.
+func appendTimestampMillis(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return appendJSONString(b, t.Format("2006-01-02T15:04:05.000Z"))
+	}
+	b = appendTimestamp(b, t.Truncate(time.Second))
+	b = b[:len(b)-2] // drop `Z"`
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3)
 	return append(b, 'Z', '"')
 }
 

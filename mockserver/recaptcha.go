@@ -21,8 +21,14 @@ var ReCAPTCHA = &Provider{
 	prefixes:      []string{"www.google.com/recaptcha/", "www.recaptcha.net/recaptcha/", "recaptcha.net/recaptcha/", "www.gstatic.com/recaptcha/"},
 	tokenField:    "g-recaptcha-response",
 	tokenLifetime: DefaultTokenLifetime,
-	testSite:      testSite,
-	wire:          recaptcha{},
+	kinds:         []KeyKind{V3, V2Checkbox, V2Invisible, Android},
+	newKeys:       func() (string, string) { return randomKey(), randomKey() },
+	// "03A" and the ~520-character length match real tokens, so clients
+	// that sanity-check tokens (the ambethia gem wants 100-4000 characters)
+	// accept them.
+	tokenPrefix: "03A",
+	testSite:    testSite,
+	wire:        recaptcha{},
 }
 
 // VerifyPath is the path of reCAPTCHA's siteverify endpoint. The mock answers
@@ -74,6 +80,21 @@ const (
 
 func (recaptcha) contentType() string { return "application/json; charset=utf-8" }
 
+// reCAPTCHA reads GET and POST alike (wire-facts §1.1).
+func (recaptcha) methodStatus(string) int { return http.StatusOK }
+
+// An unknown secret is reported before a bad token (wire-facts §1.2).
+func (recaptcha) tokenFirst() bool { return false }
+
+// Google's test key is a registered site (AcceptAnyToken), see testSite.
+func (recaptcha) testVerdict(*verifyRequest, time.Time) (verdict, bool) { return verdict{}, false }
+
+// reCAPTCHA checks no request parameter of its own: remoteip is not
+// validated.
+func (recaptcha) check(*verifyRequest, Site) (verdict, bool) { return verdict{}, false }
+
+func (recaptcha) serverHeader() string { return "GSE" }
+
 func (recaptcha) errorCodes(v *verdict) []string {
 	switch v.outcome {
 	case outcomeMissing:
@@ -95,6 +116,8 @@ func (recaptcha) errorCodes(v *verdict) []string {
 		return []string{CodeTimeoutOrDuplicate}
 	case outcomeBadRequest:
 		return []string{CodeBadRequest}
+	case outcomeCodes:
+		return v.codes
 	}
 	return nil
 }

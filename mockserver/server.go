@@ -27,6 +27,9 @@ type Options struct {
 	// DefaultSite is the site used when a token spec names none. Empty keys
 	// are generated (40 characters starting "6L", like Google's).
 	DefaultSite Site
+	// providerDefaults are the other providers' default sites, generated
+	// at start and kept across Reset.
+	providerDefaults []Site
 	// Sites are further sites to register.
 	Sites []Site
 	// Tokens are named tokens: fixed strings that verify as their spec says,
@@ -70,7 +73,6 @@ type Server struct {
 	http        *http.Server
 	url         string
 	codec       *tokenCodec
-	provider    *Provider
 	clock       clock
 	spent       spentSet
 	journal     *journal
@@ -158,7 +160,6 @@ func NewServer(opts Options) (*Server, error) {
 		logger:      logger,
 		adminToken:  opts.AdminToken,
 		codec:       codec,
-		provider:    ReCAPTCHA,
 		journal:     newJournal(opts.JournalSize),
 		closing:     make(chan struct{}),
 		serveDone:   make(chan struct{}),
@@ -173,6 +174,11 @@ func NewServer(opts Options) (*Server, error) {
 	s.siteTables = tables
 	s.rules.replace(rules)
 	s.initialOpts.DefaultSite = s.defaultSite // keep generated keys across Reset
+	for p, site := range tables.byProvider {
+		if p != s.defaultSite.Kind.Provider() {
+			s.initialOpts.providerDefaults = append(s.initialOpts.providerDefaults, site)
+		}
+	}
 	addr := opts.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -217,8 +223,22 @@ func (s *Server) buildState(opts Options) (siteTables, *ruleSet, error) {
 		def.Secret = randomKey()
 	}
 	t := newSiteTables(def.withDefaults())
+	// Every other provider gets a default site too, generated once and kept
+	// across Reset like the default site's keys.
+	t.byProvider = map[*Provider]Site{}
+	if opts.providerDefaults == nil {
+		for _, p := range Providers() {
+			if p != t.defaultSite.Kind.Provider() {
+				opts.providerDefaults = append(opts.providerDefaults, NewSite(p.kinds[0]))
+			}
+		}
+	}
+	for _, site := range opts.providerDefaults {
+		t.byProvider[site.Kind.Provider()] = site
+	}
 	rules := new(ruleSet)
-	for _, site := range append([]Site{ReCAPTCHA.TestSite(), def}, opts.Sites...) {
+	sites := append([]Site{ReCAPTCHA.TestSite(), def}, opts.providerDefaults...)
+	for _, site := range append(sites, opts.Sites...) {
 		site, err := prepareSite(site)
 		if err == nil {
 			_, err = t.add(site)
@@ -268,7 +288,9 @@ func isLoopback(a net.Addr) bool {
 func (s *Server) URL() string { return s.url }
 
 // VerifyURL is the full siteverify URL to configure the code under test with.
-func (s *Server) VerifyURL() string { return s.url + s.provider.verifyPath }
+// It is the path of the default site's provider; another provider's is
+// URL() + its VerifyPath.
+func (s *Server) VerifyURL() string { return s.url + s.Site().Kind.Provider().verifyPath }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }
@@ -376,7 +398,7 @@ func (s *Server) addNamed(t *siteTables, nt NamedToken) error {
 		return fmt.Errorf("named token %s: longer than %d characters", abbreviate(nt.Token), MaxTokenLength)
 	}
 	// Validate the spec the way Issue would, without minting.
-	site, err := t.siteFor(nt.Spec.SiteKey)
+	site, err := t.siteFor(nt.Spec.SiteKey, nt.Spec.Kind)
 	if err == nil {
 		_, err = s.claimsFor(nt.Spec, site)
 	}
@@ -405,7 +427,7 @@ func (s *Server) issue(spec TokenSpec) (Issued, error) {
 // buildClaims turns a spec into claims, filling defaults from the site.
 func (s *Server) buildClaims(spec TokenSpec) (*claims, Site, error) {
 	s.mu.RLock()
-	site, err := s.siteTables.siteFor(spec.SiteKey)
+	site, err := s.siteTables.siteFor(spec.SiteKey, spec.Kind)
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, Site{}, err
@@ -426,9 +448,16 @@ func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 	if !kind.Valid() {
 		return nil, fmt.Errorf("unknown kind %q (want one of %v)", kind, KeyKinds())
 	}
+	if p := site.Kind.Provider(); kind.Provider() != p {
+		return nil, fmt.Errorf("kind %s is a %s kind, and site %s is a %s site: want one of %v, or a %s site",
+			kind, kind.Provider(), abbreviate(site.SiteKey), p, p.kinds, kind.Provider())
+	}
 	score, err := scoreToMilli(spec.Score)
 	if err != nil {
 		return nil, err
+	}
+	if kind == HCaptchaEnterprise && spec.Score == 0 {
+		score = 0 // hCaptcha's scale is inverted: the default is a safe user (§3.2)
 	}
 	if spec.Lifetime < 0 || spec.Lifetime > 24*time.Hour {
 		return nil, fmt.Errorf("lifetime %v: want between 0 (default %v) and 24h", spec.Lifetime, DefaultTokenLifetime)
@@ -436,7 +465,7 @@ func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 	c := &claims{kind: kind, omitScore: spec.OmitScore, scoreMilli: score, siteKey: site.SiteKey,
 		lifetime: spec.Lifetime, issuedAt: spec.IssuedAt}
 	if c.lifetime == 0 {
-		c.lifetime = s.provider.tokenLifetime
+		c.lifetime = kind.Provider().tokenLifetime
 	}
 	if spec.IssuedAgo < 0 || spec.IssuedAgo > MaxTimeRange {
 		return nil, fmt.Errorf("issued_ago %v: want between 0 and %v (100 years)", spec.IssuedAgo, MaxTimeRange)
@@ -448,11 +477,14 @@ func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 		return nil, err
 	}
 	c.issuedAt = c.issuedAt.Truncate(time.Millisecond).UTC()
-	if kind == V3 {
+	switch kind {
+	case V3:
 		c.action = spec.Action
 		if c.action == "" {
 			c.action = DefaultAction
 		}
+	case TurnstileStandard:
+		c.action, c.cdata = spec.Action, spec.CData // empty when unset: Turnstile answers "" (§4.3)
 	}
 	if kind == Android {
 		c.hostname = spec.PackageName

@@ -3,32 +3,49 @@ package mockserver
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 )
 
-// KeyKind is the type of a reCAPTCHA key, which decides the fields of a
-// siteverify answer.
+// KeyKind is the type of a key, which decides its provider and the fields
+// of a siteverify answer.
 type KeyKind string
 
-// Key kinds. The wire names are the ones used in fixtures files and the admin
-// API.
+// Key kinds. The wire names are the ones used in fixtures files, target
+// files and the admin API.
 const (
-	V3          KeyKind = "v3"           // score-based; answers carry score and action
-	V2Checkbox  KeyKind = "v2-checkbox"  // "I'm not a robot" checkbox
-	V2Invisible KeyKind = "v2-invisible" // invisible badge, challenge on execute
-	Android     KeyKind = "android"      // Android SafetyNet; answers carry apk_package_name
+	V3          KeyKind = "v3"           // reCAPTCHA score-based; answers carry score and action
+	V2Checkbox  KeyKind = "v2-checkbox"  // reCAPTCHA "I'm not a robot" checkbox
+	V2Invisible KeyKind = "v2-invisible" // reCAPTCHA invisible badge, challenge on execute
+	Android     KeyKind = "android"      // reCAPTCHA Android; answers carry apk_package_name
+
+	HCaptchaPublisher  KeyKind = "hcaptcha"            // hCaptcha (publisher): answers carry hostname and credit
+	HCaptchaEnterprise KeyKind = "hcaptcha-enterprise" // hCaptcha Enterprise: answers add score (1 is a bot) and score_reason
+	TurnstileStandard  KeyKind = "turnstile"           // Cloudflare Turnstile, any widget mode: answers carry action, cdata and metadata
 )
 
 // Valid reports whether k is one of the known key kinds.
-func (k KeyKind) Valid() bool {
-	switch k {
-	case V3, V2Checkbox, V2Invisible, Android:
-		return true
+func (k KeyKind) Valid() bool { return k.Provider() != nil }
+
+// Provider is the provider whose keys are of this kind, nil for an unknown
+// kind.
+func (k KeyKind) Provider() *Provider {
+	for _, p := range Providers() {
+		if slices.Contains(p.kinds, k) {
+			return p
+		}
 	}
-	return false
+	return nil
 }
 
-// KeyKinds lists the known key kinds, for messages and documentation.
-func KeyKinds() []KeyKind { return []KeyKind{V3, V2Checkbox, V2Invisible, Android} }
+// KeyKinds lists the known key kinds of every provider, for messages and
+// documentation.
+func KeyKinds() []KeyKind {
+	var out []KeyKind
+	for _, p := range Providers() {
+		out = append(out, p.kinds...)
+	}
+	return out
+}
 
 // Site is a registered key pair: the public sitekey the page uses and the
 // secret the backend sends to siteverify.
@@ -85,6 +102,7 @@ func (s Site) validate() error {
 // both).
 type siteTables struct {
 	defaultSite Site
+	byProvider  map[*Provider]Site // each provider's default site (defaultSite for its own)
 	bySiteKey   map[string]Site
 	bySecret    map[string]Site
 	fpBySecret  map[string]string // Fingerprint of each registered secret
@@ -98,12 +116,7 @@ func newSiteTables(def Site) siteTables {
 
 // prepareSite generates empty keys, validates and fills defaults.
 func prepareSite(site Site) (Site, error) {
-	if site.SiteKey == "" {
-		site.SiteKey = randomKey()
-	}
-	if site.Secret == "" {
-		site.Secret = randomKey()
-	}
+	site.generateKeys()
 	if err := site.validate(); err != nil {
 		return Site{}, err
 	}
@@ -127,9 +140,15 @@ func (t *siteTables) add(site Site) (Site, error) {
 	return site, nil
 }
 
-// siteFor is the site a token spec names: sitekey, or the default site.
-func (t *siteTables) siteFor(siteKey string) (Site, error) {
+// siteFor is the site a token spec names: sitekey, or the default site of
+// the kind's provider (the default site when kind is empty).
+func (t *siteTables) siteFor(siteKey string, kind KeyKind) (Site, error) {
 	if siteKey == "" {
+		if p := kind.Provider(); p != nil && p != t.defaultSite.Kind.Provider() {
+			if site, ok := t.byProvider[p]; ok {
+				return site, nil
+			}
+		}
 		return t.defaultSite, nil
 	}
 	site, ok := t.bySiteKey[siteKey]
@@ -142,9 +161,30 @@ func (t *siteTables) siteFor(siteKey string) (Site, error) {
 const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // NewSite returns a site of the given kind with fresh random keys shaped like
-// Google's: 40 characters starting "6L".
+// its provider's (for Google, 40 characters starting "6L").
 func NewSite(kind KeyKind) Site {
-	return Site{SiteKey: randomKey(), Secret: randomKey(), Kind: kind}.withDefaults()
+	s := Site{Kind: kind}
+	s.generateKeys()
+	return s.withDefaults()
+}
+
+// generateKeys fills an empty sitekey or secret with a random one shaped
+// like the kind's provider's.
+func (s *Site) generateKeys() {
+	if s.SiteKey != "" && s.Secret != "" {
+		return
+	}
+	p := s.Kind.Provider()
+	if p == nil {
+		p = ReCAPTCHA // an unknown kind is refused by validate; any keys will do
+	}
+	siteKey, secret := p.newKeys()
+	if s.SiteKey == "" {
+		s.SiteKey = siteKey
+	}
+	if s.Secret == "" {
+		s.Secret = secret
+	}
 }
 
 func randomKey() string {

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,7 +26,8 @@ const spentShards = 16
 
 type spentShard struct {
 	mu        sync.Mutex
-	expiry    map[[16]byte]int64 // token id -> expiry, unix milliseconds on the mock clock
+	expiry    map[[16]byte]int64  // token id -> expiry, unix milliseconds on the mock clock
+	keys      map[[16]byte]string // token id -> the idempotency key of its success (Turnstile), swept with expiry
 	nextSweep int
 }
 
@@ -35,12 +37,17 @@ const (
 	spendFresh     spendResult = iota // this call is the one successful verification
 	spendExpired                      // past its lifetime on the mock's clock
 	spendDuplicate                    // verified before
+	spendRetry                        // verified before with the same idempotency key: the original success again
 )
 
 // spend decides a verification of token id expiring at expires (whole
 // milliseconds, as tokens carry them): expired, a replay, or the one
-// success, which it records.
-func (s *spentSet) spend(id [16]byte, expires time.Time, clk *clock) spendResult {
+// success, which it records. A success verified with a non-empty
+// idempotency key (Turnstile's idempotency_key) is recorded with it, and a
+// later call with the same key is a retry that gets the success again, for
+// as long as the token lives (wire-facts §4.2; how long Cloudflare keeps the
+// key is not documented, so this is our choice).
+func (s *spentSet) spend(id [16]byte, expires time.Time, clk *clock, key string) spendResult {
 	sh := &s.shards[id[0]%spentShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -52,6 +59,9 @@ func (s *spentSet) spend(id [16]byte, expires time.Time, clk *clock) spendResult
 		sh.expiry = make(map[[16]byte]int64)
 	}
 	if _, seen := sh.expiry[id]; seen {
+		if k, ok := sh.keys[id]; ok && key != "" && k == key {
+			return spendRetry
+		}
 		return spendDuplicate
 	}
 	// Amortised clean-up: sweep when the shard has doubled since the last
@@ -61,6 +71,12 @@ func (s *spentSet) spend(id [16]byte, expires time.Time, clk *clock) spendResult
 	}
 	// Milliseconds cannot overflow for any time.Time, unlike UnixNano.
 	sh.expiry[id] = expires.UnixMilli()
+	if key != "" {
+		if sh.keys == nil {
+			sh.keys = make(map[[16]byte]string)
+		}
+		sh.keys[id] = strings.Clone(key) // not a view of the request's body
+	}
 	return spendFresh
 }
 
@@ -70,6 +86,7 @@ func (sh *spentShard) sweep(now time.Time) {
 	for k, exp := range sh.expiry {
 		if exp <= n {
 			delete(sh.expiry, k)
+			delete(sh.keys, k)
 		}
 	}
 	sh.nextSweep = max(1024, 2*len(sh.expiry))
@@ -90,7 +107,7 @@ func (s *spentSet) reset() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.expiry, sh.nextSweep = nil, 0
+		sh.expiry, sh.keys, sh.nextSweep = nil, nil, 0
 		sh.mu.Unlock()
 	}
 }

@@ -26,7 +26,7 @@ func TestSpentSweepRunsAtThreshold(t *testing.T) {
 	past := clk.now().Add(-time.Hour).UnixMilli()
 	sh.expiry = map[[16]byte]int64{{0, 1}: past, {0, 2}: past, {0, 3}: past}
 	sh.nextSweep = 3
-	if r := set.spend([16]byte{0, 4}, clk.now().Add(time.Hour), &clk); r != spendFresh {
+	if r := set.spend([16]byte{0, 4}, clk.now().Add(time.Hour), &clk, ""); r != spendFresh {
 		t.Fatalf("spend: %v", r)
 	}
 	if len(sh.expiry) != 1 || sh.nextSweep != 1024 {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,18 +30,27 @@ const DefaultAction = "submit"
 // the default site. [TokenSpecFields] describes its fields once, and its JSON
 // form and the fixtures-file format follow from that.
 type TokenSpec struct {
-	// SiteKey selects the site; empty means the server's default site.
+	// SiteKey selects the site; empty means the server's default site, or
+	// the default site of Kind's provider when Kind is another provider's.
 	SiteKey string
 	// Kind is the key type; empty means the site's kind.
 	Kind KeyKind
-	// Score is the v3 score in [0, 1]; 0 means DefaultScore, ExactlyZero
-	// means 0.0. Stored to three decimals. Ignored for other kinds.
+	// Score is the score in [0, 1] the answer carries, on the provider's
+	// scale: for v3, 1.0 is a human and 0 means DefaultScore; for
+	// hCaptcha Enterprise, 1.0 is a bot and 0 means 0.0 (a safe user).
+	// ExactlyZero means 0.0. Stored to three decimals. Ignored for other
+	// kinds.
 	Score float64
 	// OmitScore makes a v3 answer carry no score field at all, as a v2 key
 	// used in place of a v3 one does (wire-facts §1.8).
 	OmitScore bool
-	// Action is the v3 action; empty means DefaultAction. Ignored for other kinds.
+	// Action is the v3 action, empty meaning DefaultAction, or the
+	// Turnstile action, empty meaning none (answered as ""). Ignored for
+	// other kinds.
 	Action string
+	// CData is Turnstile's customer data (data-cdata), answered as cdata;
+	// empty means none. Ignored for other kinds.
+	CData string
 	// Hostname is the page hostname the token was solved on; empty means the
 	// site's hostname. Ignored for Android.
 	Hostname string
@@ -74,6 +84,7 @@ type claims struct {
 	siteKey    string
 	action     string
 	hostname   string // or the Android package name
+	cdata      string // Turnstile's customer data
 }
 
 func (c *claims) score() float64 { return float64(c.scoreMilli) / 1000 }
@@ -87,7 +98,6 @@ func (c *claims) expiresAt() time.Time { return c.issuedAt.Add(c.lifetime) }
 // ~520-character length match real tokens, so clients that sanity-check
 // tokens (the ambethia gem wants 100-4000 characters) accept them.
 const (
-	tokenPrefix      = "03A"
 	tokenVersion     = 1
 	tokenPayloadSize = 352
 	tokenMACSize     = sha256.Size
@@ -96,7 +106,7 @@ const (
 	MaxTokenLength = 4096
 )
 
-var kindCodes = []KeyKind{V3, V2Checkbox, V2Invisible, Android}
+var kindCodes = []KeyKind{V3, V2Checkbox, V2Invisible, Android, HCaptchaPublisher, HCaptchaEnterprise, TurnstileStandard}
 
 func kindCode(k KeyKind) byte {
 	for i, kk := range kindCodes {
@@ -136,7 +146,7 @@ func newTokenCodec(key []byte) (*tokenCodec, error) {
 }
 
 func (tc *tokenCodec) encode(c *claims) (string, error) {
-	for _, s := range []string{c.siteKey, c.action, c.hostname} {
+	for _, s := range []string{c.siteKey, c.action, c.hostname, c.cdata} {
 		if len(s) > 255 {
 			return "", fmt.Errorf("token field %q is longer than 255 bytes", abbreviate(s))
 		}
@@ -151,7 +161,7 @@ func (tc *tokenCodec) encode(c *claims) (string, error) {
 	buf = binary.BigEndian.AppendUint32(buf, uint32(c.lifetime/time.Millisecond))
 	buf = binary.BigEndian.AppendUint16(buf, c.scoreMilli)
 	buf = append(buf, c.id[:]...)
-	for _, s := range []string{c.siteKey, c.action, c.hostname} {
+	for _, s := range []string{c.siteKey, c.action, c.hostname, c.cdata} {
 		buf = append(buf, byte(len(s)))
 		buf = append(buf, s...)
 	}
@@ -164,15 +174,25 @@ func (tc *tokenCodec) encode(c *claims) (string, error) {
 	mac.Write(buf)
 	buf = mac.Sum(buf)
 	tc.macs.Put(mac)
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(buf), nil
+	return c.kind.Provider().tokenPrefix + base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
 func (tc *tokenCodec) decode(tok string) (*claims, error) {
-	if len(tok) > MaxTokenLength || len(tok) < len(tokenPrefix) || tok[:len(tokenPrefix)] != tokenPrefix {
+	if len(tok) > MaxTokenLength {
 		return nil, errBadToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok[len(tokenPrefix):])
-	if err != nil || len(raw) < tokenMACSize+36 {
+	prefix := ""
+	for _, p := range Providers() {
+		if strings.HasPrefix(tok, p.tokenPrefix) {
+			prefix = p.tokenPrefix
+			break
+		}
+	}
+	if prefix == "" {
+		return nil, errBadToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok[len(prefix):])
+	if err != nil || len(raw) < tokenMACSize+37 {
 		return nil, errBadToken
 	}
 	payload, sum := raw[:len(raw)-tokenMACSize], raw[len(raw)-tokenMACSize:]
@@ -194,12 +214,15 @@ func (tc *tokenCodec) decode(tok string) (*claims, error) {
 	c.scoreMilli = binary.BigEndian.Uint16(p[12:])
 	copy(c.id[:], p[14:30])
 	p = p[30:]
-	for _, dst := range []*string{&c.siteKey, &c.action, &c.hostname} {
+	for _, dst := range []*string{&c.siteKey, &c.action, &c.hostname, &c.cdata} {
 		if len(p) < 1 || len(p) < 1+int(p[0]) {
 			return nil, errBadToken
 		}
 		*dst = string(p[1 : 1+int(p[0])])
 		p = p[1+int(p[0]):]
+	}
+	if p := c.kind.Provider(); p == nil || p.tokenPrefix != prefix {
+		return nil, errBadToken
 	}
 	return c, nil
 }

@@ -16,7 +16,7 @@ func signPayload(tc *tokenCodec, payload []byte) string {
 	mac.Write(payload)
 	raw := mac.Sum(append([]byte(nil), payload...))
 	tc.macs.Put(mac)
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	return ReCAPTCHA.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 }
 
 // minimalPayload is the shortest payload of the layout: the fixed header and
@@ -43,17 +43,17 @@ func testCodec(t *testing.T) *tokenCodec {
 	return tc
 }
 
-// A signed payload with no filler is well formed: the smallest one (three
-// empty fields, 36 bytes) and one whose last field ends the payload exactly.
+// A signed payload with no filler is well formed: the smallest one (four
+// empty fields, 37 bytes) and one whose last field ends the payload exactly.
 func TestDecodeReadsPayloadsWithoutFiller(t *testing.T) {
 	tc := testCodec(t)
-	for _, fields := range [][3]string{{"", "", ""}, {"site", "act", "h"}} {
+	for _, fields := range [][4]string{{"", "", "", ""}, {"site", "act", "h", "cd"}} {
 		p := minimalPayload(2, fields[:]...)
 		c, err := tc.decode(signPayload(tc, p))
 		if err != nil {
 			t.Fatalf("payload of %d bytes with fields %q: %v", len(p), fields, err)
 		}
-		if got := [3]string{c.siteKey, c.action, c.hostname}; got != fields {
+		if got := [4]string{c.siteKey, c.action, c.hostname, c.cdata}; got != fields {
 			t.Errorf("fields %q, want %q", got, fields)
 		}
 		if c.kind != V2Invisible || c.lifetime != 2*time.Minute || c.scoreMilli != 700 || string(c.id[:]) != "0123456789abcdef" {
@@ -67,12 +67,12 @@ func TestDecodeReadsPayloadsWithoutFiller(t *testing.T) {
 func TestDecodeRefusesSignedMalformedPayloads(t *testing.T) {
 	tc := testCodec(t)
 	bad := map[string][]byte{
-		"kind code 4":            minimalPayload(byte(len(kindCodes)), "", "", ""),
-		"kind code 255":          minimalPayload(255, "", "", ""),
-		"last field too long":    append(minimalPayload(0, "", ""), 5, 'a'),
-		"last field length only": append(minimalPayload(0, "", ""), 1),
-		"a field missing":        minimalPayload(0, "", ""),
-		"version 2":              append([]byte{2}, minimalPayload(0, "", "", "")[1:]...),
+		"kind code past the table": minimalPayload(byte(len(kindCodes)), "", "", "", ""),
+		"kind code 255":            minimalPayload(255, "", "", "", ""),
+		"last field too long":      append(minimalPayload(0, "", "", ""), 5, 'a'),
+		"last field length only":   append(minimalPayload(0, "", "", ""), 1),
+		"a field missing":          minimalPayload(0, "", "", ""),
+		"version 2":                append([]byte{2}, minimalPayload(0, "", "", "", "")[1:]...),
 	}
 	for name, p := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestTokenPayloadIsPaddedExactly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := base64.RawURLEncoding.DecodeString(tok[len(tokenPrefix):])
+		raw, err := base64.RawURLEncoding.DecodeString(tok[len(ReCAPTCHA.tokenPrefix):])
 		if err != nil {
 			t.Fatal(err)
 		}

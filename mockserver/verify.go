@@ -24,7 +24,7 @@ func randRead(b []byte) (int, error) { return rand.Read(b) }
 func (s *Server) routes(extra map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range Providers() {
-		mux.HandleFunc(p.verifyPath, s.serveVerify)
+		mux.HandleFunc(p.verifyPath, func(w http.ResponseWriter, r *http.Request) { s.serveVerify(p, w, r) })
 	}
 	mux.Handle(AdminPrefix, s.adminHandler())
 	s.clientRoutes(mux) // client script, mint endpoint and their admin routes; see clientscript.go
@@ -40,19 +40,22 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // provider.
 type verifyRequest struct {
 	secret, token, remoteIP string
+	siteKey                 string // hCaptcha's optional sitekey
+	idempotencyKey          string // Turnstile's optional idempotency_key
 	secretIn                string
 	query, form             url.Values
 	badRequest              bool
 }
 
-func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+// serveVerify answers a siteverify request on provider p's path.
+func (s *Server) serveVerify(p *Provider, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	vr := s.provider.wire.parse(r)
+	vr := p.wire.parse(r)
 	reg := s.lookup(vr.secret, vr.token)
 	// Everything the entry keeps goes through one redactor: secrets become
 	// fingerprints, the rest is cut and copied (see redactor).
@@ -60,7 +63,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	entry := Request{
 		Time:        s.clock.now(),
 		Method:      http.MethodPost,
-		Path:        s.provider.verifyPath,
+		Path:        p.verifyPath,
 		ContentType: recordContentType(r.Header.Get("Content-Type")),
 		SecretIn:    vr.secretIn,
 		Token:       rd.remember(0, vr.token, MaxTokenLength),
@@ -70,7 +73,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		entry.Method = http.MethodGet // constants, not r.Method: that pins the request line
 	}
-	if r.URL.Path != s.provider.verifyPath {
+	if r.URL.Path != p.verifyPath {
 		entry.Path = keep(r.URL.Path, journalMaxFieldBytes)
 	}
 	if vr.secret != "" {
@@ -93,7 +96,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		if rule, deleted, ok := s.rules.take(vr.token, vr.secret, vr.remoteIP); ok {
 			entry.Rule = keep(rule.ID, journalMaxRuleIDBytes)
 			entry.Outcome = truncate("rule "+entry.Rule+": "+rule.describe(), journalMaxOutcomeBytes)
-			handled := s.applyRule(w, r, rule, deleted, &entry)
+			handled := s.applyRule(p, w, r, rule, deleted, &entry)
 			if handled {
 				return
 			}
@@ -101,28 +104,38 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var v verdict
-	if vr.badRequest {
+	status := p.wire.methodStatus(r.Method)
+	if vr.badRequest || status != http.StatusOK {
 		// Google documents bad-request without saying when it is sent; a body
 		// over 64 KiB or broken percent-encoding is our choice of trigger.
 		v.outcome = outcomeBadRequest
 	} else {
-		v = s.verify(vr.secret, vr.token, reg)
+		v = s.verify(p, &vr, reg)
 	}
 	bp := bufPool.Get().(*[]byte)
-	body := s.provider.wire.appendAnswer((*bp)[:0], &v)
-	s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
-	if entry.Rule == "" {
-		entry.Outcome = outcomeName(&v, s.provider.wire)
-	} else {
-		entry.Outcome = truncate(entry.Outcome+", then "+outcomeName(&v, s.provider.wire), journalMaxOutcomeBytes)
+	body := p.wire.appendAnswer((*bp)[:0], &v)
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
 	}
-	entry.Status = http.StatusOK
+	s.writeAnswer(p, w, status, p.wire.contentType(), body)
+	if entry.Rule == "" {
+		entry.Outcome = outcomeName(&v, p.wire)
+	} else {
+		entry.Outcome = truncate(entry.Outcome+", then "+outcomeName(&v, p.wire), journalMaxOutcomeBytes)
+	}
+	entry.Status = status
 	entry.Response = truncate(string(body), journalMaxResponseBytes) // string(body) is already a copy
 	*bp = body
 	bufPool.Put(bp)
 }
 
 func outcomeName(v *verdict, d dialect) string {
+	switch {
+	case v.outcome == outcomeSuccess && v.retry:
+		return "success (idempotent retry)"
+	case v.outcome == outcomeSuccess && v.test:
+		return "success (test key)"
+	}
 	switch v.outcome {
 	case outcomeSuccess:
 		return "success"
@@ -142,12 +155,12 @@ var (
 	hdrCacheControl = []string{"private, max-age=0"}
 	hdrNoSniff      = []string{"nosniff"}
 	hdrXSS          = []string{"1; mode=block"}
-	hdrServer       = []string{"GSE"}
+	hdrServerGSE    = []string{"GSE"}
 )
 
-// writeAnswer sends a body with the headers Google's front end sends
-// (wire-facts §1.2, 2016 cassette).
-func (s *Server) writeAnswer(w http.ResponseWriter, status int, contentType string, body []byte) {
+// writeAnswer sends a body with the headers the provider's front end sends
+// (for Google, wire-facts §1.2, 2016 cassette).
+func (s *Server) writeAnswer(p *Provider, w http.ResponseWriter, status int, contentType string, body []byte) {
 	h := w.Header()
 	// Canonical keys and shared value slices: no canonicalising and no
 	// allocation per answer.
@@ -159,7 +172,11 @@ func (s *Server) writeAnswer(w http.ResponseWriter, status int, contentType stri
 	h["Cache-Control"] = hdrCacheControl
 	h["X-Content-Type-Options"] = hdrNoSniff
 	h["X-Xss-Protection"] = hdrXSS
-	h["Server"] = hdrServer
+	if sv := p.wire.serverHeader(); sv == "GSE" {
+		h["Server"] = hdrServerGSE
+	} else {
+		h["Server"] = []string{sv}
+	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
@@ -188,31 +205,51 @@ func (s *Server) lookup(secret, token string) registration {
 	return reg
 }
 
-// verify decides a well-formed request. Checks run in this order: missing
-// parameters, unknown secret, the test key, named tokens, token signature,
-// site binding, age, single use.
-func (s *Server) verify(secret, token string, reg registration) verdict {
+// verify decides a well-formed request to provider p. Checks run in this
+// order: missing parameters, the provider's test keys, the token's form
+// (before the secret, for hCaptcha), unknown secret, a test site, named
+// tokens, token signature and site binding, the provider's own parameter
+// checks, age and single use.
+func (s *Server) verify(p *Provider, vr *verifyRequest, reg registration) verdict {
+	secret, token := vr.secret, vr.token
 	now := s.clock.now()
 	if token == "" || secret == "" {
 		return verdict{outcome: outcomeMissing, missingResponse: token == "", missingSecret: secret == ""}
 	}
-	if !reg.known {
+	if v, ok := p.wire.testVerdict(vr, now); ok {
+		return v
+	}
+	var c *claims
+	var decodeErr error
+	if p.wire.tokenFirst() && reg.named == nil {
+		if c, decodeErr = s.codec.decode(token); decodeErr != nil || c.kind.Provider() != p {
+			return verdict{outcome: outcomeInvalidResponse}
+		}
+	}
+	if !reg.known || reg.site.Kind.Provider() != p {
+		// A secret of another provider's site is one this provider never
+		// issued.
 		return verdict{outcome: outcomeInvalidSecret}
 	}
 	site, named := reg.site, reg.named
 	if site.AcceptAnyToken {
 		// Google's test secret passes any token, every time (wire-facts §1.7).
 		c := &claims{kind: site.Kind, hostname: site.Hostname, action: DefaultAction, scoreMilli: 900}
-		return verdict{outcome: outcomeSuccess, site: site, claims: c, challengeTS: now}
+		return verdict{outcome: outcomeSuccess, site: site, claims: c, challengeTS: now, test: true}
 	}
 	if named != nil {
 		return s.verifyNamed(named, site, now)
 	}
-	c, err := s.codec.decode(token)
-	if err != nil || c.siteKey != site.SiteKey {
+	if c == nil {
+		c, decodeErr = s.codec.decode(token)
+	}
+	if decodeErr != nil || c.siteKey != site.SiteKey {
 		// A token minted for another site is invalid-input-response
 		// (wire-facts §1.8, [uncertain]; override with a Rule if needed).
 		return verdict{outcome: outcomeInvalidResponse, site: site}
+	}
+	if v, failed := p.wire.check(vr, site); failed {
+		return v
 	}
 	v := verdict{site: site, claims: c, challengeTS: c.issuedAt}
 	if s.testHookBeforeSpend != nil {
@@ -220,11 +257,13 @@ func (s *Server) verify(secret, token string, reg registration) verdict {
 	}
 	// Age and single use are decided together, under one lock and one clock
 	// reading, so a concurrent clean-up cannot fall between them.
-	switch s.spent.spend(c.id, c.expiresAt(), &s.clock) {
+	switch s.spent.spend(c.id, c.expiresAt(), &s.clock, vr.idempotencyKey) {
 	case spendExpired:
 		v.outcome = outcomeExpired
 	case spendDuplicate:
 		v.outcome = outcomeDuplicate
+	case spendRetry:
+		v.outcome, v.retry = outcomeSuccess, true
 	default:
 		v.outcome = outcomeSuccess
 	}
@@ -259,7 +298,7 @@ func (s *Server) verifyNamed(n *namedState, site Site, now time.Time) verdict {
 // applyRule answers as rule says. It reports false when the rule only
 // delayed the answer and normal verification should follow. Deleting the
 // rule (closing deleted) ends its wait early, as if the delay had run out.
-func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, deleted <-chan struct{}, entry *Request) bool {
+func (s *Server) applyRule(p *Provider, w http.ResponseWriter, r *http.Request, rule Rule, deleted <-chan struct{}, entry *Request) bool {
 	delay := rule.Delay
 	if rule.Fault == FaultHang && delay == 0 {
 		delay = 30 * time.Second
@@ -283,16 +322,16 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 		return true
 	case FaultMalformedJSON:
 		body := []byte("{\n  \"success\": true,\n  \"challenge_ts\": \"")
-		s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
+		s.writeAnswer(p, w, http.StatusOK, p.wire.contentType(), body)
 		entry.Status, entry.Response = http.StatusOK, string(body)
 		return true
 	case FaultTruncate:
-		s.truncateAnswer(w, entry)
+		s.truncateAnswer(p, w, entry)
 		return true
 	case FaultHTMLError:
 		status := cmp0(rule.Status, http.StatusServiceUnavailable)
-		body := s.provider.wire.errorPage(status)
-		s.writeAnswer(w, status, "text/html; charset=UTF-8", body)
+		body := p.wire.errorPage(status)
+		s.writeAnswer(p, w, status, "text/html; charset=UTF-8", body)
 		entry.Status, entry.Response = status, string(body)
 		return true
 	}
@@ -301,20 +340,20 @@ func (s *Server) applyRule(w http.ResponseWriter, r *http.Request, rule Rule, de
 		status := cmp0(rule.Status, http.StatusOK)
 		ct := rule.ContentType
 		if ct == "" {
-			ct = s.provider.wire.contentType()
+			ct = p.wire.contentType()
 		}
-		s.writeAnswer(w, status, ct, []byte(rule.Body))
+		s.writeAnswer(p, w, status, ct, []byte(rule.Body))
 		entry.Status, entry.Response = status, keep(rule.Body, journalMaxResponseBytes)
 	case rule.ErrorCodes != nil:
-		body := s.provider.wire.appendErrorCodes(nil, rule.ErrorCodes)
-		s.writeAnswer(w, http.StatusOK, s.provider.wire.contentType(), body)
+		body := p.wire.appendErrorCodes(nil, rule.ErrorCodes)
+		s.writeAnswer(p, w, http.StatusOK, p.wire.contentType(), body)
 		entry.Status, entry.Response = http.StatusOK, truncate(string(body), journalMaxResponseBytes)
 	case rule.Status >= 400:
-		body := s.provider.wire.errorPage(rule.Status)
-		s.writeAnswer(w, rule.Status, "text/html; charset=UTF-8", body)
+		body := p.wire.errorPage(rule.Status)
+		s.writeAnswer(p, w, rule.Status, "text/html; charset=UTF-8", body)
 		entry.Status, entry.Response = rule.Status, string(body)
 	case rule.Status != 0:
-		s.writeAnswer(w, rule.Status, s.provider.wire.contentType(), nil)
+		s.writeAnswer(p, w, rule.Status, p.wire.contentType(), nil)
 		entry.Status = rule.Status
 	default:
 		return false // delay only: verify normally
@@ -361,7 +400,7 @@ func (s *Server) closeConn(w http.ResponseWriter, reset bool) {
 }
 
 // truncateAnswer promises a full success body and sends half of it.
-func (s *Server) truncateAnswer(w http.ResponseWriter, entry *Request) {
+func (s *Server) truncateAnswer(p *Provider, w http.ResponseWriter, entry *Request) {
 	full := "{\n  \"success\": true,\n  \"challenge_ts\": \"" + s.clock.now().UTC().Format("2006-01-02T15:04:05Z") + "\",\n  \"hostname\": \"localhost\"\n}"
 	half := full[:len(full)/2]
 	conn, buf, err := http.NewResponseController(w).Hijack()

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/siteverify/siteverify/mockserver"
 )
@@ -62,7 +63,7 @@ func startMock(cfg serveConfig, logger *slog.Logger) (*runningMock, error) {
 		return nil, fmt.Errorf("start on %s: %w", cfg.opts.Addr, err)
 	}
 	m := &runningMock{srv: srv, url: usableURL(srv.URL(), cfg.opts.Addr)}
-	m.verifyURL = m.url + mockserver.VerifyPath
+	m.verifyURL = m.url + srv.Site().Kind.Provider().VerifyPath()
 	if cfg.urlFile != "" {
 		if err := writeFileAtomic(cfg.urlFile, []byte(m.url+"\n")); err != nil {
 			srv.Close()
@@ -71,8 +72,17 @@ func startMock(cfg serveConfig, logger *slog.Logger) (*runningMock, error) {
 		m.urlFile = cfg.urlFile
 	}
 	site := srv.Site()
+	// Every provider answers on its own path; the default site's is
+	// verify_url.
+	var others []string
+	for _, p := range mockserver.Providers() {
+		if p != site.Kind.Provider() {
+			others = append(others, p.Name()+"="+m.url+p.VerifyPath())
+		}
+	}
 	logger.Info("siteverify serve started",
 		"verify_url", m.verifyURL,
+		"other_verify_urls", strings.Join(others, " "),
 		"admin_url", m.url+mockserver.AdminPrefix,
 		"admin_auth", authDescription(cfg.opts.AdminToken),
 		"sitekey", site.SiteKey,

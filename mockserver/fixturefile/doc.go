@@ -22,7 +22,7 @@
 //	default_site:        # the site used when a token spec names none
 //	  sitekey: 6Lc...    # public key; empty: generated (40 characters, "6L...")
 //	  secret: 6Lc...     # private key the backend sends; empty: generated
-//	  kind: v3           # v3 (default), v2-checkbox, v2-invisible, android
+//	  kind: v3           # v3 (default), v2-checkbox, v2-invisible, android, hcaptcha, hcaptcha-enterprise, turnstile
 //	  hostname: app.example.com   # default token hostname; default localhost
 //	  apk_package_name: com.example.app  # default Android package name
 //	  accept_any_token: false     # every non-empty token verifies, like Google's test secret
@@ -34,13 +34,14 @@
 //	    spec:                     # what the answer says; every field optional
 //	      sitekey: 6Lc...         # a sitekey defined in this file; empty: default site
 //	      kind: v3                # empty: the site's kind
-//	      score: 0.9              # v3 score in [0, 1]; absent: 0.9; 0 means 0.0
+//	      score: 0.9              # v3 (1 human; absent: 0.9) or hcaptcha-enterprise (1 bot; absent: 0); 0 means 0.0
 //	      omit_score: false       # a v3 answer with no score field
-//	      action: login           # v3 action; default "submit"
+//	      action: login           # v3 action (default "submit") or turnstile action (default none)
+//	      cdata: session-42       # turnstile customer data; default none
 //	      hostname: app.example.com   # default: the site's hostname
 //	      apk_package_name: com.example.app  # Android; default: the site's
 //	      issued_ago: 0s          # age at every verification; >= lifetime: always expired
-//	      lifetime: 2m            # default 2m, at most 24h
+//	      lifetime: 2m            # default: the provider's (2m, hcaptcha 120s, turnstile 300s); at most 24h
 //	rules:               # scripted answers, tried in order
 //	  - id: outage                # optional; r1, r2, ... are reserved for the server
 //	    match: {token: outage, secret: ..., remoteip: ...}  # all optional; empty matches all

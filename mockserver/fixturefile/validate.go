@@ -3,6 +3,7 @@ package fixturefile
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/siteverify/siteverify/internal/strictyaml"
 	"github.com/siteverify/siteverify/mockserver"
@@ -93,22 +94,42 @@ func (d *decoder) checkKindFields(spec *strictyaml.Fields, kind mockserver.KeyKi
 			continue
 		}
 		line, path := spec.LineOf(f.Name), strictyaml.Join(spec.Path, f.Name)
-		if len(f.AppliesTo) == 1 {
-			want := f.AppliesTo[0]
-			d.Add(line, path, "only %s answers carry it, and this token is %s; remove it or set kind: %s", want, kind, want)
-			continue
-		}
 		// A field shown by most kinds has a counterpart for the others
 		// (hostname: apk_package_name).
-		i := slices.IndexFunc(fields, func(g mockserver.SpecField) bool {
-			return g.Type == f.Type && len(g.AppliesTo) == 1 && g.AppliesTo[0] == kind
-		})
-		if i < 0 {
+		if 2*len(f.AppliesTo) > len(mockserver.KeyKinds()) {
+			i := slices.IndexFunc(fields, func(g mockserver.SpecField) bool {
+				return g.Type == f.Type && len(g.AppliesTo) == 1 && g.AppliesTo[0] == kind
+			})
+			if i >= 0 {
+				d.Add(line, path, "%s answers carry %s, not %s; use %s", kind, fields[i].Name, f.Name, fields[i].Name)
+				continue
+			}
+		}
+		// Otherwise name the kinds of the token's provider that carry it.
+		var same []mockserver.KeyKind
+		for _, k := range f.AppliesTo {
+			if k.Provider() == kind.Provider() {
+				same = append(same, k)
+			}
+		}
+		if len(same) == 0 {
 			d.Add(line, path, "%s answers do not carry it; remove it", kind)
 			continue
 		}
-		d.Add(line, path, "%s answers carry %s, not %s; use %s", kind, fields[i].Name, f.Name, fields[i].Name)
+		d.Add(line, path, "only %s answers carry it, and this token is %s; remove it or set kind: %s", kindsText(same), kind, same[0])
 	}
+}
+
+// kindsText is "v3", "v3 and turnstile", "a, b and c".
+func kindsText(kinds []mockserver.KeyKind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	if len(s) == 1 {
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func abbreviate(s string) string {

@@ -117,6 +117,10 @@ func TestParseErrors(t *testing.T) {
 			"x.yaml: sitekey: required", "secret: required", "endpoints: required",
 			"classify.accepted: required", "classify.rejected: required"}},
 		{"kind", "kind: v4\n", []string{`x.yaml:1: kind: unknown kind "v4"; use one of v3, v2-checkbox, v2-invisible, android`}},
+		{"kind of another provider", "kind: turnstile\n", []string{`x.yaml:1: kind: unknown kind "turnstile"; use one of v3, v2-checkbox, v2-invisible, android`}},
+		{"provider the suite does not run yet", "provider: hcaptcha\nkind: hcaptcha\n", []string{
+			`x.yaml:1: provider: the conformance suite does not run against hCaptcha backends yet (the mock serves hCaptcha: siteverify serve); use one of "recaptcha"`}},
+		{"unknown provider", "provider: friendlycaptcha\nkind: v3\n", []string{`x.yaml:1: provider: unknown provider "friendlycaptcha"; use one of "recaptcha"`}},
 		{"token in", "kind: v2-checkbox\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    hostnames: [h]\n    token: {in: cookie}\n",
 			[]string{`x.yaml:7: endpoints[0].token.in: unknown value "cookie"; use one of field, header`}},
 		{"v3 needs action", "kind: v3\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    hostnames: [h]\n",

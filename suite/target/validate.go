@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,17 +25,22 @@ func (p *parser) validate(t *Target) {
 	if t.Provider == "" {
 		t.Provider = DefaultProvider
 	}
-	if _, ok := mockserver.LookupProvider(t.Provider); !ok {
+	if pr, ok := mockserver.LookupProvider(t.Provider); !ok || !slices.Contains(suiteProviders, pr) {
 		var names []string
-		for _, pr := range mockserver.Providers() {
+		for _, pr := range suiteProviders {
 			names = append(names, strconv.Quote(pr.Name()))
 		}
-		p.errorf("provider", "unknown provider %q; use one of %s", t.Provider, strings.Join(names, ", "))
+		if ok {
+			p.errorf("provider", "the conformance suite does not run against %s backends yet (the mock serves %s: siteverify serve); use one of %s", pr, pr, strings.Join(names, ", "))
+		} else {
+			p.errorf("provider", "unknown provider %q; use one of %s", t.Provider, strings.Join(names, ", "))
+		}
+		t.Provider = DefaultProvider
 	}
 	switch {
 	case t.Kind == "":
 		p.errorf("kind", "required: the reCAPTCHA key type, one of %s", kindList())
-	case !t.Kind.Valid():
+	case !slices.Contains(t.provider().KeyKinds(), t.Kind):
 		p.errorf("kind", "unknown kind %q; use one of %s", t.Kind, kindList())
 		// No check below may depend on a kind that is not one: each would
 		// report the same typo again.
@@ -79,9 +85,12 @@ func (p *parser) validate(t *Target) {
 	p.validatePages(t)
 }
 
+// suiteProviders are the providers the catalog runs against.
+var suiteProviders = []*mockserver.Provider{mockserver.ReCAPTCHA}
+
 func kindList() string {
 	var s []string
-	for _, k := range mockserver.KeyKinds() {
+	for _, k := range mockserver.ReCAPTCHA.KeyKinds() {
 		s = append(s, string(k))
 	}
 	return strings.Join(s, ", ")

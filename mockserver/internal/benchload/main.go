@@ -3,7 +3,10 @@
 // the same size, with the same load generator (wrk), the same connections
 // and the same request bodies, and prints both, their ratio and latencies.
 //
-//	go run ./mockserver/internal/benchload [--duration 10s] [--warmup 3s] [--rounds 3] [--threads 2] [--connections 32]
+//	go run ./mockserver/internal/benchload [--provider all] [--duration 10s] [--warmup 3s] [--rounds 3] [--threads 2] [--connections 32]
+//
+// --provider measures one provider's verify path (recaptcha, hcaptcha,
+// turnstile) or, by default, each in turn.
 //
 // Every request carries a token verified for the first time, as in
 // production: tokens are minted in this process by a mockserver sharing
@@ -47,6 +50,7 @@ type config struct {
 	connections int
 	tokens      int
 	rounds      int
+	providers   []*mockserver.Provider
 	minRatio    float64
 }
 
@@ -62,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.connections, "connections", 32, "wrk connections (kept alive), shared among the threads")
 	fs.IntVar(&c.tokens, "tokens", 0, "fresh tokens per round (default: 2 x the fastest rate seen x duration)")
 	fs.IntVar(&c.rounds, "rounds", 3, "measured rounds per target, alternating siteverify and bare")
+	provider := fs.String("provider", "all", "the provider whose verify path is measured: recaptcha, hcaptcha, turnstile, or all")
 	fs.Float64Var(&c.minRatio, "min-ratio", 0, "exit 1 if siteverify/bare req/s is below this (0: report only)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -77,6 +82,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--tokens must not be negative")
 	case c.rounds < 1:
 		return c, errors.New("--rounds must be at least 1")
+	case *provider == "all":
+		c.providers = mockserver.Providers()
+	default:
+		p, ok := mockserver.LookupProvider(*provider)
+		if !ok {
+			return c, fmt.Errorf("--provider %q: want recaptcha, hcaptcha, turnstile or all", *provider)
+		}
+		c.providers = []*mockserver.Provider{p}
 	}
 	return c, nil
 }
@@ -95,11 +108,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"Install it with:  apt-get install -y wrk   (Debian/Ubuntu, as root)\n", err)
 		return 1
 	}
-	if err := measure(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "benchload: %v\n", err)
-		return 1
+	code := 0
+	for _, p := range cfg.providers {
+		fmt.Fprintf(stdout, "== %s (%s)\n", p, p.VerifyPath())
+		if err := measure(ctx, cfg, p, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "benchload: %s: %v\n", p.Name(), err)
+			code = 1
+		}
 	}
-	return 0
+	return code
 }
 
 // Site and key shared by the binary and the minting server here.
@@ -109,7 +126,7 @@ const (
 	benchHost    = "app.example.com"
 )
 
-func measure(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+func measure(ctx context.Context, cfg config, p *mockserver.Provider, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "benchload-")
 	if err != nil {
 		return err
@@ -129,7 +146,7 @@ func measure(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	minter, err := mockserver.NewServer(mockserver.Options{
 		SigningKey:  key,
-		DefaultSite: mockserver.Site{SiteKey: benchSiteKey, Secret: benchSecret, Hostname: benchHost},
+		DefaultSite: mockserver.Site{SiteKey: benchSiteKey, Secret: benchSecret, Hostname: benchHost, Kind: p.KeyKinds()[0]},
 	})
 	if err != nil {
 		return fmt.Errorf("start minting server: %w", err)
@@ -148,7 +165,7 @@ func measure(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return toks
 	}
 
-	sv, err := startServe(ctx, cfg.bin, dir, hex.EncodeToString(key), stderr)
+	sv, err := startServe(ctx, cfg.bin, dir, hex.EncodeToString(key), p, stderr)
 	if err != nil {
 		return err
 	}
@@ -178,7 +195,7 @@ func measure(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.run(ctx, bare.url+mockserver.VerifyPath, "warm", cfg.warmup); err != nil {
+	if _, err := w.run(ctx, bare.url+p.VerifyPath(), "warm", cfg.warmup); err != nil {
 		return err
 	}
 	// Tokens per round: twice the fastest rate seen so far, so that a round
@@ -229,7 +246,7 @@ func measure(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		if cpu0, err = selfCPU(); err != nil {
 			return err
 		}
-		if r.bare, err = w.run(ctx, bare.url+mockserver.VerifyPath, bodies, cfg.duration); err != nil {
+		if r.bare, err = w.run(ctx, bare.url+p.VerifyPath(), bodies, cfg.duration); err != nil {
 			return err
 		}
 		if cpu1, err = selfCPU(); err != nil {

@@ -24,23 +24,24 @@ import (
 
 // serveProc is the `siteverify serve` process under measurement.
 type serveProc struct {
-	cmd    *exec.Cmd
-	url    string
-	exited chan struct{}
-	client *http.Client
+	cmd      *exec.Cmd
+	url      string
+	exited   chan struct{}
+	client   *http.Client
+	provider *mockserver.Provider // whose verify path is measured
 }
 
 var listening = regexp.MustCompile(`^siteverify: listening on (http://\S+)$`)
 
 // startServe starts the binary on a free loopback port with the shared site
 // and signing key, and waits for its listening line.
-func startServe(ctx context.Context, bin, dir, keyHex string, stderr io.Writer) (*serveProc, error) {
+func startServe(ctx context.Context, bin, dir, keyHex string, prov *mockserver.Provider, stderr io.Writer) (*serveProc, error) {
 	fixtures := filepath.Join(dir, "bench.yaml")
-	site := fmt.Sprintf("default_site: {sitekey: %s, secret: %s, kind: v3, hostname: %s}\n", benchSiteKey, benchSecret, benchHost)
+	site := fmt.Sprintf("default_site: {sitekey: %s, secret: %s, kind: %s, hostname: %s}\n", benchSiteKey, benchSecret, prov.KeyKinds()[0], benchHost)
 	if err := os.WriteFile(fixtures, []byte(site), 0o600); err != nil {
 		return nil, err
 	}
-	p := &serveProc{exited: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}}
+	p := &serveProc{exited: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}, provider: prov}
 	p.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--fixtures", fixtures, "--signing-key", keyHex, "--log-level", "warn")
 	p.cmd.Stderr = stderr
 	out, err := p.cmd.StdoutPipe()
@@ -82,7 +83,7 @@ func startServe(ctx context.Context, bin, dir, keyHex string, stderr io.Writer) 
 	}
 }
 
-func (p *serveProc) verifyURL() string { return p.url + mockserver.VerifyPath }
+func (p *serveProc) verifyURL() string { return p.url + p.provider.VerifyPath() }
 
 // stop sends SIGTERM to the process this program started and waits for it,
 // killing it after 10 s.
