@@ -58,10 +58,19 @@ func readmeBlock(t *testing.T, name string) string {
 	return b
 }
 
-// TestReadmeGoQuickStart compiles and runs quick start (a) exactly as
-// pasted, in a module of its own that uses this checkout.
+// TestReadmeGoQuickStart compiles and runs quick start (a) and the
+// providers' quick start exactly as pasted, each in a module of its own
+// that uses this checkout.
 func TestReadmeGoQuickStart(t *testing.T) {
-	src := readmeBlock(t, "go-quickstart")
+	for _, name := range []string{"go-quickstart", "providers-quickstart"} {
+		t.Run(name, func(t *testing.T) { runGoBlock(t, name) })
+	}
+}
+
+// runGoBlock runs a README Go block as the test file of a module of its own
+// that requires this checkout.
+func runGoBlock(t *testing.T, name string) {
+	src := readmeBlock(t, name)
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +84,7 @@ func TestReadmeGoQuickStart(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the README's Go quick start does not pass as pasted: %v\n%s\n--- the block:\n%s", err, out, src)
+		t.Fatalf("the README's %s block does not pass as pasted: %v\n%s\n--- the block:\n%s", name, err, out, src)
 	}
 }
 
