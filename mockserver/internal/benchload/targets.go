@@ -113,7 +113,8 @@ func (p *serveProc) sampleAnswer(token string) (answer, error) {
 	if err != nil {
 		return answer{}, fmt.Errorf("sample verification: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"success": true`) {
+	// Google pretty-prints, hCaptcha and Turnstile do not.
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"success": true`) && !strings.Contains(string(body), `"success":true`) {
 		return answer{}, fmt.Errorf("sample verification: %s %s", resp.Status, body)
 	}
 	return answer{header: resp.Header, body: body}, nil
