@@ -84,6 +84,12 @@ type Rule struct {
 	Fault Fault `json:"fault,omitempty"`
 	// Delay waits before answering (and is how long FaultHang hangs).
 	Delay time.Duration `json:"delay,omitempty"`
+	// Spend verifies the request first, as siteverify would (spending the
+	// token, and recording a Turnstile idempotency_key with it), and then
+	// answers as scripted: siteverify did its work and its answer was lost.
+	// A retry of the token then meets a spent token, unless it reuses the
+	// idempotency key.
+	Spend bool `json:"spend,omitempty"`
 }
 
 // ruleJSON is Rule on the wire: Delay as a Go duration string ("30s").
@@ -97,13 +103,14 @@ type ruleJSON struct {
 	ErrorCodes  []string `json:"error_codes,omitempty"`
 	Fault       Fault    `json:"fault,omitempty"`
 	Delay       string   `json:"delay,omitempty"`
+	Spend       bool     `json:"spend,omitempty"`
 	Remaining   int      `json:"remaining,omitempty"`
 }
 
 // MarshalJSON writes Delay as a duration string such as "30s".
 func (r Rule) MarshalJSON() ([]byte, error) {
 	w := ruleJSON{ID: r.ID, Match: r.Match, Times: r.Times, Status: r.Status, Body: r.Body,
-		ContentType: r.ContentType, ErrorCodes: r.ErrorCodes, Fault: r.Fault}
+		ContentType: r.ContentType, ErrorCodes: r.ErrorCodes, Fault: r.Fault, Spend: r.Spend}
 	if r.Delay != 0 {
 		w.Delay = r.Delay.String()
 	}
@@ -121,7 +128,7 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Rule{ID: w.ID, Match: w.Match, Times: w.Times, Status: w.Status, Body: w.Body,
-		ContentType: w.ContentType, ErrorCodes: w.ErrorCodes, Fault: w.Fault, Delay: d}
+		ContentType: w.ContentType, ErrorCodes: w.ErrorCodes, Fault: w.Fault, Delay: d, Spend: w.Spend}
 	return nil
 }
 
@@ -138,6 +145,8 @@ func (r Rule) Validate() error {
 		return fmt.Errorf("rule %s: body is %d bytes, more than %d", r.ID, len(r.Body), maxBodyBytes)
 	case len(r.ErrorCodes) > 16:
 		return fmt.Errorf("rule %s: %d error codes, more than 16", r.ID, len(r.ErrorCodes))
+	case r.Spend && r.Fault == "" && r.Body == "" && r.ErrorCodes == nil && r.Status == 0:
+		return fmt.Errorf("rule %s: spend needs an answer to lose (fault, body, error_codes or status): the verification's own answer would be sent", r.ID)
 	}
 	if r.Fault != "" {
 		known := false
@@ -155,6 +164,13 @@ func (r Rule) Validate() error {
 }
 
 func (r Rule) describe() string {
+	if r.Spend {
+		return "verified, then " + r.describeAnswer()
+	}
+	return r.describeAnswer()
+}
+
+func (r Rule) describeAnswer() string {
 	switch {
 	case r.Fault != "":
 		return "fault " + string(r.Fault)

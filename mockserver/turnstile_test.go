@@ -196,3 +196,42 @@ func TestTurnstileOverTheAdminAPI(t *testing.T) {
 		t.Errorf("token minted over the admin API: %s", a.raw)
 	}
 }
+
+// TestTurnstileLostAnswer: a rule with Spend verifies the token and then
+// loses the answer (a reset). The retry with the same idempotency_key gets
+// the original success; a retry without it meets a spent token.
+func TestTurnstileLostAnswer(t *testing.T) {
+	s := mockserver.New(t)
+	site := newTurnstileSite(t, s)
+	const key = "0b6d1c2e-6a1f-4f55-8f7e-3f3c1d9b2a10"
+	for _, withKey := range []bool{true, false} {
+		tok := issue(t, s, mockserver.TokenSpec{SiteKey: site.SiteKey})
+		if _, err := s.AddRule(t.Context(), mockserver.Rule{Match: mockserver.Match{Token: tok}, Fault: mockserver.FaultReset, Spend: true}); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(http.MethodPost, s.URL()+mockserver.TurnstileVerifyPath, strings.NewReader(form("secret", site.Secret, "response", tok, "idempotency_key", key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", formCT)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("the lost answer arrived: HTTP %d", resp.StatusCode)
+		}
+		var retry answer
+		if withKey {
+			retry = tsPost(t, s, "secret", site.Secret, "response", tok, "idempotency_key", key)
+			wantSuccess(t, retry)
+		} else {
+			retry = tsPost(t, s, "secret", site.Secret, "response", tok)
+			wantCodes(t, retry, mockserver.CodeTimeoutOrDuplicate)
+		}
+		e := journal(t, s).ForToken(tok)
+		if len(e) != 2 || e[0].Outcome != "rule "+e[0].Rule+": verified, then fault reset (verified: success)" {
+			t.Errorf("journal: %+v", e)
+		}
+	}
+	if _, err := s.AddRule(t.Context(), mockserver.Rule{Spend: true}); err == nil || !strings.Contains(err.Error(), "spend needs an answer to lose") {
+		t.Errorf("a spend rule without an answer: %v", err)
+	}
+}

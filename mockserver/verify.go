@@ -96,6 +96,10 @@ func (s *Server) serveVerify(p *Provider, w http.ResponseWriter, r *http.Request
 		if rule, deleted, ok := s.rules.take(vr.token, vr.secret, vr.remoteIP); ok {
 			entry.Rule = keep(rule.ID, journalMaxRuleIDBytes)
 			entry.Outcome = truncate("rule "+entry.Rule+": "+rule.describe(), journalMaxOutcomeBytes)
+			if rule.Spend && !vr.badRequest && p.wire.methodStatus(r.Method) == http.StatusOK {
+				v := s.verify(p, &vr, reg)
+				entry.Outcome = truncate(entry.Outcome+" (verified: "+outcomeName(&v, p.wire)+")", journalMaxOutcomeBytes)
+			}
 			handled := s.applyRule(p, w, r, rule, deleted, &entry)
 			if handled {
 				return

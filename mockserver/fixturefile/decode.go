@@ -50,7 +50,7 @@ func specKeys() []string {
 }
 
 func ruleKeys() []string {
-	return []string{"id", "match", "times", "fault", "status", "body", "content_type", "error_codes", "delay"}
+	return []string{"id", "match", "times", "fault", "status", "body", "content_type", "error_codes", "delay", "spend"}
 }
 
 // items remembers where each decoded item came from, for the cross-checks in
@@ -233,6 +233,7 @@ func (d *decoder) rule(f *strictyaml.Fields) mockserver.Rule {
 		ContentType: d.Str(f, "content_type"),
 		Fault:       mockserver.Fault(d.Str(f, "fault")),
 		Delay:       d.Duration(f, "delay"),
+		Spend:       d.Bool(f, "spend"),
 	}
 	if v := f.Value("match"); v != nil {
 		if m := d.Mapping(v, strictyaml.Join(f.Path, "match"), "{token: outage}", matchKeys()); m != nil {

@@ -52,6 +52,7 @@
 //	    content_type: application/json
 //	    error_codes: [bad-request]   # answer success false with these codes
 //	    delay: 2s                 # wait before answering; how long hang hangs; at most 10m
+//	    spend: false              # verify (spend the token) first, then answer as scripted: the answer is lost
 //
 // A rule needs at least one of fault, body, error_codes, status or delay; see
 // [mockserver.Rule] for which wins when several are set.

@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Rules.
 		{"rule scalar", "rules:\n  - outage\n", 2, "rules[0]", "want a mapping such as {match: {token: outage}, fault: html-error}"},
-		{"rule unknown field", "rules:\n  - {fault: hang, delays: 1s}\n", 2, "rules[0].delays", `unknown field; did you mean "delay"? (known: id, match, times, fault, status, body, content_type, error_codes, delay)`},
+		{"rule unknown field", "rules:\n  - {fault: hang, delays: 1s}\n", 2, "rules[0].delays", `unknown field; did you mean "delay"? (known: id, match, times, fault, status, body, content_type, error_codes, delay, spend)`},
 		{"fault unknown", "rules:\n  - match: {token: x}\n    fault: hangs\n", 3, "rules[0].fault", `"hangs" is not a fault; did you mean "hang"? (want one of hang, close, reset, malformed-json, truncate, html-error)`},
 		{"fault far off", "rules:\n  - {fault: explode}\n", 2, "rules[0].fault", `"explode" is not a fault (want one of hang, close`},
 		{"match scalar", "rules:\n  - {match: outage, fault: close}\n", 2, "rules[0].match", "want a mapping such as {token: outage}"},
