@@ -10,35 +10,42 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// The client script: the mock serves a stand-in for Google's
-// https://www.google.com/recaptcha/api.js (and enterprise.js) whose tokens
-// come from this server, so a real browser can run a page's whole token
-// lifecycle offline. The browser package answers the page's requests for
-// Google's script URLs with these routes; a page can also load the script
-// from the mock's URL directly.
+// The client scripts: the mock serves stand-ins for each provider's widget
+// script (Google's https://www.google.com/recaptcha/api.js and enterprise.js,
+// hCaptcha's https://js.hcaptcha.com/1/api.js, Cloudflare's
+// https://challenges.cloudflare.com/turnstile/v0/api.js) whose tokens come
+// from this server, so a real browser can run a page's whole token lifecycle
+// offline. The browser package answers the page's requests for the real
+// script URLs with these routes; a page can also load a script from the
+// mock's URL directly.
 //
-//	GET     /recaptcha/api.js            the client script (?render=, ?onload=, ?hl=)
+//	GET     /recaptcha/api.js            the reCAPTCHA script (?render=, ?onload=, ?hl=)
 //	GET     /recaptcha/enterprise.js     the same, as grecaptcha.enterprise.*
-//	POST    /recaptcha/api2/mint         mint a token for the page (CORS, form or JSON)
-//	GET     /recaptcha/api2/mint         the same as JSONP (?callback=): for pages whose
-//	                                     Content-Security-Policy blocks fetch to Google
+//	GET     /1/api.js                    the hCaptcha script (?render=, ?onload=, ?hl=, ?recaptchacompat=)
+//	GET     /turnstile/v0/api.js         the Turnstile script (?render=, ?onload=)
+//	POST    /recaptcha/api2/mint         mint a token for the page (CORS, form or JSON);
+//	        /1/mint, /turnstile/v0/mint  the same for hCaptcha and Turnstile sites: the
+//	                                     path decides the provider, under its script's host
+//	GET     (the mint paths)             the same as JSONP (?callback=): for pages whose
+//	                                     Content-Security-Policy blocks fetch to the provider
 //	GET     /__admin/client-scores       scripted client scores
 //	POST    /__admin/client-scores       add or replace one: {"action", "page", "score"}
 //	DELETE  /__admin/client-scores       delete all, or one with ?action=&page=
 //	GET     /__admin/mints               tokens minted for pages, oldest first
 //	DELETE  /__admin/mints               forget them
 //
-// Expiry: the script starts the real widget's timer from the mint answer's
+// Expiry: each script starts the real widget's timer from the mint answer's
 // expires_in_ms, but a test that advances the mock's clock cannot wait for
-// it, and the page cannot see the mock's clock. So the script exposes
+// it, and the page cannot see the mock's clock. So the scripts expose
 // window.__siteverify.expire(mockNowMs): after Advance, a test (the browser
-// package does this) calls it with the mock's new time, and every v2 widget
+// package does this) calls it with the mock's new time, and every widget
 // whose token ran out fires expired-callback and clears its response, as the
 // real widget does when its timer fires.
 
@@ -51,6 +58,49 @@ const MaxClientScores = 1000
 
 //go:embed clientjs/api.js
 var clientJS string
+
+//go:embed clientjs/hcaptcha.js
+var hcaptchaJS string
+
+//go:embed clientjs/turnstile.js
+var turnstileJS string
+
+// The stand-ins' script and mint paths for hCaptcha and Turnstile, each
+// under the host of the provider's real script so that the browser
+// package's interception of that host reaches them.
+const (
+	// HCaptchaScriptPath serves the stand-in for https://js.hcaptcha.com/1/api.js.
+	HCaptchaScriptPath = "/1/api.js"
+	// HCaptchaMintPath is where the hCaptcha stand-in asks for tokens.
+	HCaptchaMintPath = "/1/mint"
+	// TurnstileScriptPath serves the stand-in for
+	// https://challenges.cloudflare.com/turnstile/v0/api.js.
+	TurnstileScriptPath = "/turnstile/v0/api.js"
+	// TurnstileMintPath is where the Turnstile stand-in asks for tokens.
+	TurnstileMintPath = "/turnstile/v0/mint"
+)
+
+// clientScriptOf is a provider's client-script stand-in: its source and the
+// path it mints at.
+func clientScriptOf(p *Provider) (src, mintPath string) {
+	switch p {
+	case HCaptcha:
+		return hcaptchaJS, HCaptchaMintPath
+	case Turnstile:
+		return turnstileJS, TurnstileMintPath
+	}
+	return clientJS, MintPath
+}
+
+// scriptProvider is the provider whose client script path is.
+func scriptProvider(path string) *Provider {
+	for _, p := range Providers() {
+		if slices.Contains(p.scriptPaths, path) {
+			return p
+		}
+	}
+	return ReCAPTCHA
+}
 
 // clientConfigMarker is replaced by the script's configuration when served.
 const clientConfigMarker = "/*SITEVERIFY_CONFIG*/{}"
@@ -138,20 +188,29 @@ type Mint struct {
 	Seq uint64 `json:"seq"`
 	// Time is when the token was minted, on the mock's clock.
 	Time time.Time `json:"time"`
+	// Provider is the provider whose script asked (its Name): "recaptcha",
+	// "hcaptcha" or "turnstile".
+	Provider string `json:"provider"`
 	// SiteKey is the sitekey the page used.
 	SiteKey string `json:"sitekey"`
 	// Kind is the kind of the minted token (the site's kind); empty when
 	// minting failed.
 	Kind KeyKind `json:"kind,omitempty"`
-	// Requested is the widget type the script asked for: "v3"
+	// Requested is the widget type the script asked for. reCAPTCHA: "v3"
 	// (execute(sitekey, ...)), "v2-checkbox", or "invisible" (an invisible
 	// widget or a bound button, which takes a v3 or a v2 invisible key).
+	// hCaptcha: "checkbox" or "invisible". Turnstile: "managed" or
+	// "invisible". The widget type decides nothing for hCaptcha and
+	// Turnstile, whose sitekeys serve every widget.
 	Requested string `json:"requested,omitempty"`
 	// Widget is the script's widget id (100000 for the v3 badge).
 	Widget string `json:"widget,omitempty"`
-	// Action is the action the page executed with (v3; also recorded for
-	// other kinds when the page passed one).
+	// Action is the action the page executed with (reCAPTCHA v3 and
+	// Turnstile; also recorded for other kinds when the page passed one).
 	Action string `json:"action,omitempty"`
+	// CData is the customer data a Turnstile widget passed (cData,
+	// data-cdata), which its token carries.
+	CData string `json:"cdata,omitempty"`
 	// Hostname is the page's location.hostname, which the token carries.
 	Hostname string `json:"hostname,omitempty"`
 	// Page is the page's location.pathname.
@@ -160,8 +219,13 @@ type Mint struct {
 	Origin string `json:"origin,omitempty"`
 	// Enterprise is true when the page loaded enterprise.js.
 	Enterprise bool `json:"enterprise,omitempty"`
-	// Score is the score the token carries (v3 only).
+	// Score is the score the token carries (reCAPTCHA v3 only).
 	Score *float64 `json:"score,omitempty"`
+	// Test is true when the sitekey is one of the provider's official test
+	// sitekeys, whose widgets emit the provider's fixed test token (hCaptcha's
+	// 10000000-aaaa-bbbb-cccc-000000000001, Turnstile's
+	// XXXX.DUMMY.TOKEN.XXXX) or fail (Turnstile's 2x sitekeys).
+	Test bool `json:"test,omitempty"`
 	// Token is the minted token; ExpiresAt is when it stops verifying, on the
 	// mock's clock.
 	Token     string    `json:"token,omitempty"`
@@ -364,9 +428,13 @@ func (c *Client) ClearMints(ctx context.Context) error {
 // clientRoutes registers the client script, the mint endpoint and their
 // admin endpoints.
 func (s *Server) clientRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+ScriptPath, s.serveClientScript)
-	mux.HandleFunc("GET "+EnterpriseScriptPath, s.serveClientScript)
-	mux.HandleFunc(MintPath, s.serveMint)
+	for _, p := range Providers() {
+		for _, path := range p.scriptPaths {
+			mux.HandleFunc("GET "+path, s.serveClientScript)
+		}
+		_, mintPath := clientScriptOf(p)
+		mux.HandleFunc(mintPath, func(w http.ResponseWriter, r *http.Request) { s.serveMint(w, r, p) })
+	}
 	admin := func(h http.HandlerFunc) http.Handler { return s.requireAdminToken(h) }
 	mux.Handle("GET /__admin/client-scores", admin(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"client_scores": s.ClientScores()})
@@ -403,11 +471,13 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 	}))
 }
 
-// ClientScript returns the client script as served for path (ScriptPath or
-// EnterpriseScriptPath) and query (e.g. "render=SITEKEY"), for a page whose
-// script URL has the given origin (e.g. "https://www.google.com"), without
-// any key types (a server's route adds those of its sites). The browser
-// package uses it to check what it serves; most callers want the HTTP route.
+// ClientScript returns the client script as served for path (one of a
+// provider's ScriptPaths: ScriptPath, EnterpriseScriptPath,
+// HCaptchaScriptPath, TurnstileScriptPath) and query (e.g.
+// "render=SITEKEY"), for a page whose script URL has the given origin (e.g.
+// "https://www.google.com"), without any key types (a server's route adds
+// those of its sites). The browser package uses it to check what it serves;
+// most callers want the HTTP route.
 func ClientScript(path, rawQuery, origin string) []byte {
 	return clientScript(path, rawQuery, origin, nil)
 }
@@ -416,6 +486,8 @@ func ClientScript(path, rawQuery, origin string) []byte {
 // should know (see keyKinds), so it renders the widget Google would.
 func clientScript(path, rawQuery, origin string, keys map[string]string) []byte {
 	q, _ := url.ParseQuery(rawQuery)
+	p := scriptProvider(path)
+	src, mintPath := clientScriptOf(p)
 	cfg := map[string]any{
 		"enterprise": path == EnterpriseScriptPath,
 		"origin":     origin,
@@ -425,8 +497,23 @@ func clientScript(path, rawQuery, origin string, keys map[string]string) []byte 
 		"version":    "siteverify-mock-1",
 		"keys":       keys,
 	}
+	if p != ReCAPTCHA {
+		// The reCAPTCHA script's configuration stays as it was; the others
+		// are told their mint path and their own query parameters.
+		delete(cfg, "enterprise")
+		delete(cfg, "keys")
+		cfg["provider"] = p.name
+		cfg["mintPath"] = mintPath
+		cfg["lifetimeMs"] = p.tokenLifetime.Milliseconds()
+		switch p {
+		case HCaptcha:
+			cfg["recaptchacompat"] = q.Get("recaptchacompat")
+		case Turnstile:
+			cfg["compat"] = q.Get("compat")
+		}
+	}
 	b, _ := json.Marshal(cfg) // json.Marshal escapes <, > and &, so this is safe inside JS
-	return []byte(strings.Replace(clientJS, clientConfigMarker, string(b), 1))
+	return []byte(strings.Replace(src, clientConfigMarker, string(b), 1))
 }
 
 // keyKinds maps every registered sitekey to its key type, as the client
@@ -465,7 +552,11 @@ func requestOrigin(r *http.Request) string {
 }
 
 func (s *Server) serveClientScript(w http.ResponseWriter, r *http.Request) {
-	body := clientScript(r.URL.Path, r.URL.RawQuery, requestOrigin(r), s.keyKinds())
+	var keys map[string]string
+	if scriptProvider(r.URL.Path) == ReCAPTCHA {
+		keys = s.keyKinds()
+	}
+	body := clientScript(r.URL.Path, r.URL.RawQuery, requestOrigin(r), keys)
 	h := w.Header()
 	h.Set("Content-Type", "text/javascript; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store, max-age=0")
@@ -479,11 +570,12 @@ func (s *Server) serveClientScript(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// mintRequest is what the client script sends to MintPath.
+// mintRequest is what a client script sends to its provider's mint path.
 type mintRequest struct {
 	SiteKey    string `json:"sitekey"`
 	Kind       string `json:"kind"`
 	Action     string `json:"action"`
+	CData      string `json:"cdata"`
 	Hostname   string `json:"hostname"`
 	Page       string `json:"page"`
 	Widget     string `json:"widget"`
@@ -506,7 +598,8 @@ type mintError struct {
 
 func (e *mintError) Error() string { return e.message }
 
-func (s *Server) serveMint(w http.ResponseWriter, r *http.Request) {
+// serveMint answers a mint request of p's client script.
+func (s *Server) serveMint(w http.ResponseWriter, r *http.Request, p *Provider) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cache-Control", "no-store")
@@ -551,7 +644,7 @@ func (s *Server) serveMint(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusBadRequest, map[string]string{"error": err.Error(), "code": mintBadRequest})
 		return
 	}
-	m, merr := s.mintForPage(req, r.Header.Get("Origin"))
+	m, merr := s.mintForPage(p, req, r.Header.Get("Origin"))
 	if merr != nil {
 		reply(merr.status, map[string]string{"error": merr.message, "code": merr.code})
 		return
@@ -603,7 +696,7 @@ func parseMintRequest(r *http.Request) (mintRequest, error) {
 }
 
 func mintRequestFrom(f url.Values) mintRequest {
-	return mintRequest{SiteKey: f.Get("sitekey"), Kind: f.Get("kind"), Action: f.Get("action"),
+	return mintRequest{SiteKey: f.Get("sitekey"), Kind: f.Get("kind"), Action: f.Get("action"), CData: f.Get("cdata"),
 		Hostname: f.Get("hostname"), Page: f.Get("page"), Widget: f.Get("widget"),
 		Enterprise: f.Get("enterprise") == "1" || f.Get("enterprise") == "true"}
 }
@@ -626,16 +719,47 @@ func kindAllowed(requested string, site Site) bool {
 	}
 }
 
-// mintForPage mints a token for a page and records it in the mint log.
-func (s *Server) mintForPage(req mintRequest, origin string) (Mint, *mintError) {
+// clientTestKeys are the providers' official test sitekeys as their widgets
+// behave: each emits a fixed test token that the provider's siteverify
+// answers as documented (the secrets decide, see the provider's
+// testVerdict), or, for Turnstile's "always fails" sitekeys, no token at all
+// (wire-facts §3.5, §4.5). None of them is a registered site.
+var clientTestKeys = map[string]struct {
+	provider *Provider
+	kind     KeyKind
+	token    string // "" when the widget fails
+}{
+	HCaptchaTestSiteKey:               {HCaptcha, HCaptchaPublisher, HCaptchaTestToken},
+	HCaptchaEnterpriseSafeSiteKey:     {HCaptcha, HCaptchaEnterprise, HCaptchaEnterpriseSafeToken},
+	HCaptchaEnterpriseBotSiteKey:      {HCaptcha, HCaptchaEnterprise, HCaptchaEnterpriseBotToken},
+	TurnstileTestSiteKeyPass:          {Turnstile, TurnstileStandard, TurnstileDummyToken},
+	TurnstileTestSiteKeyInvisible:     {Turnstile, TurnstileStandard, TurnstileDummyToken},
+	TurnstileTestSiteKeyChallenge:     {Turnstile, TurnstileStandard, TurnstileDummyToken},
+	TurnstileTestSiteKeyFail:          {Turnstile, TurnstileStandard, ""},
+	turnstileTestSiteKeyFailInvisible: {Turnstile, TurnstileStandard, ""},
+}
+
+// turnstileTestSiteKeyFailInvisible is Turnstile's invisible "always fails"
+// test sitekey (§4.5); its siteverify side needs nothing, as its widget
+// emits no token.
+const turnstileTestSiteKeyFailInvisible = "2x00000000000000000000BB"
+
+// mintTestFailed is the mint error code of a Turnstile "always fails" test
+// sitekey.
+const mintTestFailed = "test-key-fails"
+
+// mintForPage mints a token of provider p for a page and records it in the
+// mint log.
+func (s *Server) mintForPage(p *Provider, req mintRequest, origin string) (Mint, *mintError) {
 	// The mint log records through the journal's redactor: a secret pasted
 	// where the sitekey belongs (a common slip) is fingerprinted, and what is
 	// kept is cut and copied, never a substring of the request.
 	rd := s.newRedactor("", "")
 	m := Mint{
-		Time: s.clock.now(), SiteKey: rd.value(req.SiteKey, 256), Requested: rd.value(req.Kind, 32),
-		Widget: rd.value(req.Widget, 16), Action: rd.value(req.Action, 256), Hostname: rd.value(req.Hostname, 255),
-		Page: rd.value(req.Page, 2048), Origin: rd.value(origin, 512), Enterprise: req.Enterprise,
+		Time: s.clock.now(), Provider: p.name, SiteKey: rd.value(req.SiteKey, 256), Requested: rd.value(req.Kind, 32),
+		Widget: rd.value(req.Widget, 16), Action: rd.value(req.Action, 256), CData: rd.value(req.CData, 256),
+		Hostname: rd.value(req.Hostname, 255), Page: rd.value(req.Page, 2048), Origin: rd.value(origin, 512),
+		Enterprise: req.Enterprise && p == ReCAPTCHA,
 	}
 	if m.Hostname == "" && origin != "" {
 		if u, err := url.Parse(origin); err == nil {
@@ -650,22 +774,44 @@ func (s *Server) mintForPage(req mintRequest, origin string) (Mint, *mintError) 
 	if req.SiteKey == "" {
 		return fail(http.StatusBadRequest, mintMissingSitekey, "Missing required parameters: sitekey")
 	}
+	if tk, ok := clientTestKeys[req.SiteKey]; ok && tk.provider == p {
+		m.Test, m.Kind = true, tk.kind
+		if tk.token == "" {
+			return fail(http.StatusBadRequest, mintTestFailed, "the test sitekey "+req.SiteKey+" always fails, as "+p.title+" documents")
+		}
+		m.Token = tk.token
+		m.ExpiresAt = m.Time.Add(p.tokenLifetime)
+		return s.client.record(m), nil
+	}
 	s.mu.RLock()
 	site, ok := s.bySiteKey[req.SiteKey]
 	s.mu.RUnlock()
+	if ok && site.Kind.Provider() != p {
+		// The provider's script does not know another provider's sitekey.
+		return fail(http.StatusBadRequest, mintInvalidSitekey, fmt.Sprintf("Invalid site key %q: it is a %s sitekey, and the page loaded the %s script", abbreviate(m.SiteKey), site.Kind.Provider().title, p.title))
+	}
 	if !ok {
 		if fp, secret := rd.secretFingerprint(req.SiteKey); secret {
 			return fail(http.StatusBadRequest, mintInvalidSitekey, "Invalid site key: the page sent a secret key ("+fp+") as its sitekey; pages use the public sitekey, only the backend knows the secret")
 		}
 		return fail(http.StatusBadRequest, mintInvalidSitekey, fmt.Sprintf("Invalid site key %q: no site with this sitekey is registered with the mock", abbreviate(m.SiteKey)))
 	}
-	if !kindAllowed(req.Kind, site) {
+	if p == ReCAPTCHA && !kindAllowed(req.Kind, site) {
 		return fail(http.StatusBadRequest, mintInvalidKeyType, fmt.Sprintf("Invalid key type: a %s widget cannot use the %s key %s", orAny(m.Requested), site.Kind, abbreviate(site.SiteKey)))
 	}
 	spec := TokenSpec{SiteKey: site.SiteKey, Kind: site.Kind, Hostname: m.Hostname}
-	if site.Kind == V3 {
+	switch site.Kind {
+	case V3:
 		spec.Action = req.Action
 		spec.Score = s.client.scoreFor(req.Action, req.Page)
+	case TurnstileStandard:
+		// The widget's action and cData are minted into the token, which
+		// siteverify answers (§4.3, §5.3); the widget itself refuses values
+		// outside Turnstile's limits, so these are checked here too.
+		if !turnstileDataOK(req.Action, 32) || !turnstileDataOK(req.CData, 255) {
+			return fail(http.StatusBadRequest, mintBadRequest, "action (at most 32) and cdata (at most 255) take only the characters A-Za-z0-9_-")
+		}
+		spec.Action, spec.CData = req.Action, req.CData
 	}
 	c, _, err := s.buildClaims(spec)
 	if err != nil {
@@ -683,6 +829,21 @@ func (s *Server) mintForPage(req mintRequest, origin string) (Mint, *mintError) 
 	}
 	m = s.client.record(m)
 	return m, nil
+}
+
+// turnstileDataOK reports whether s fits Turnstile's rule for action and
+// cData: at most limit characters of A-Za-z0-9_- (§4.3).
+func turnstileDataOK(s string, limit int) bool {
+	if len(s) > limit {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func orAny(kind string) string {

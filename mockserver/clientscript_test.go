@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,4 +397,248 @@ func TestClientScriptCarriesKeyKinds(t *testing.T) {
 			t.Errorf("the script's key types lack %s", want)
 		}
 	}
+}
+
+// csMintAt mints through a provider's mint path.
+func csMintAt(t *testing.T, s *mockserver.Server, path string, form url.Values) (int, csMintAnswer) {
+	t.Helper()
+	status, _, body := csDo(t, "POST", s.URL()+path, "application/x-www-form-urlencoded", form.Encode(), map[string]string{"Origin": "http://127.0.0.1:9999"})
+	var a csMintAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatalf("mint answer %q: %v", body, err)
+	}
+	return status, a
+}
+
+// csVerifyAt verifies a token on a provider's verify path.
+func csVerifyAt(t *testing.T, s *mockserver.Server, path, secret, token string) map[string]any {
+	t.Helper()
+	resp, err := http.PostForm(s.URL()+path, url.Values{"secret": {secret}, "response": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestProviderClientScriptsServed(t *testing.T) {
+	s := mockserver.New(t)
+	for _, tc := range []struct {
+		p           *mockserver.Provider
+		path, query string
+		host        string
+		want        []string
+	}{
+		{mockserver.HCaptcha, mockserver.HCaptchaScriptPath, "onload=hCaptchaOnLoad&render=explicit&recaptchacompat=off", "js.hcaptcha.com",
+			[]string{`"provider":"hcaptcha"`, `"mintPath":"/1/mint"`, `"origin":"https://js.hcaptcha.com"`, `"onload":"hCaptchaOnLoad"`,
+				`"render":"explicit"`, `"recaptchacompat":"off"`, `"lifetimeMs":120000`, "h-captcha-response", "g-recaptcha-response",
+				"getRespKey", "expired-callback", "__siteverify"}},
+		{mockserver.Turnstile, mockserver.TurnstileScriptPath, "onload=onloadTurnstileCallback&render=explicit", "challenges.cloudflare.com",
+			[]string{`"provider":"turnstile"`, `"mintPath":"/turnstile/v0/mint"`, `"origin":"https://challenges.cloudflare.com"`,
+				`"onload":"onloadTurnstileCallback"`, `"lifetimeMs":300000`, "cf-turnstile-response", "isExpired", "cData", "__siteverify"}},
+	} {
+		if !slices.Contains(tc.p.ScriptPaths(), tc.path) {
+			t.Errorf("%s: ScriptPaths %v lack %s", tc.p.Name(), tc.p.ScriptPaths(), tc.path)
+		}
+		u, _ := url.Parse("https://" + tc.host + tc.path)
+		if !tc.p.IsRealURL(u) {
+			t.Errorf("%s: the real script URL %s is not one the mock stands in for", tc.p.Name(), u)
+		}
+		u.Path = map[*mockserver.Provider]string{mockserver.HCaptcha: mockserver.HCaptchaMintPath, mockserver.Turnstile: mockserver.TurnstileMintPath}[tc.p]
+		if !tc.p.IsRealURL(u) {
+			t.Errorf("%s: the mint URL %s on the script's host is not one the mock stands in for", tc.p.Name(), u)
+		}
+		status, h, body := csDo(t, "GET", s.URL()+tc.path+"?"+tc.query, "", "", map[string]string{"X-Forwarded-Host": tc.host, "X-Forwarded-Proto": "https"})
+		if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") || h.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("GET %s: %d %v", tc.path, status, h)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s: script lacks %s", tc.path, w)
+			}
+		}
+		if strings.Contains(body, "/*SITEVERIFY_CONFIG*/") || strings.Contains(body, "grecaptcha.enterprise") {
+			t.Errorf("GET %s: not the provider's script", tc.path)
+		}
+		if got := string(mockserver.ClientScript(tc.path, "", "https://"+tc.host)); !strings.Contains(got, `"provider":"`+tc.p.Name()+`"`) {
+			t.Errorf("ClientScript(%s) is not the %s script", tc.path, tc.p.Name())
+		}
+	}
+	// Markup in a parameter cannot break out of the script.
+	_, _, body := csDo(t, "GET", s.URL()+mockserver.TurnstileScriptPath+"?onload="+url.QueryEscape("</script><b>"), "", "", nil)
+	if !strings.Contains(body, `\u003c/script\u003e\u003cb\u003e`) {
+		t.Errorf("turnstile script: onload not escaped")
+	}
+}
+
+func TestMintHCaptchaTokens(t *testing.T) {
+	s := mockserver.New(t)
+	for _, kind := range []mockserver.KeyKind{mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise} {
+		site, err := s.AddSite(t.Context(), mockserver.NewSite(kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, a := csMintAt(t, s, mockserver.HCaptchaMintPath, url.Values{"sitekey": {site.SiteKey}, "kind": {"checkbox"},
+			"hostname": {"shop.example.test"}, "page": {"/login"}, "widget": {"0t37epmk3c0d"}})
+		if status != 200 || !strings.HasPrefix(a.Token, "P1_") || a.ExpiresInMS != 120000 {
+			t.Fatalf("%s mint: %d %+v", kind, status, a)
+		}
+		got := csVerifyAt(t, s, mockserver.HCaptchaVerifyPath, site.Secret, a.Token)
+		if got["success"] != true || got["hostname"] != "shop.example.test" {
+			t.Errorf("%s: a minted token verifies as %v", kind, got)
+		}
+		if kind == mockserver.HCaptchaEnterprise && got["score"] != 0.0 {
+			t.Errorf("an Enterprise page token is a safe user (score 0): %v", got)
+		}
+		if again := csVerifyAt(t, s, mockserver.HCaptchaVerifyPath, site.Secret, a.Token); again["success"] != false ||
+			!slices.Equal(anyStrings(again["error-codes"]), []string{"already-seen-response"}) {
+			t.Errorf("%s: a replay: %v", kind, again)
+		}
+		m := mints(t, s)[len(mints(t, s))-1]
+		if m.Provider != "hcaptcha" || m.Kind != kind || m.Requested != "checkbox" || m.Widget != "0t37epmk3c0d" || m.Token != a.Token || m.Test {
+			t.Errorf("%s mint log: %+v", kind, m)
+		}
+	}
+	// Expiry: the page's timer and the mock's verdict agree.
+	site, _ := s.AddSite(t.Context(), mockserver.NewSite(mockserver.HCaptchaPublisher))
+	_, a := csMintAt(t, s, mockserver.HCaptchaMintPath, url.Values{"sitekey": {site.SiteKey}})
+	if _, err := s.Advance(t.Context(), time.Duration(a.ExpiresInMS)*time.Millisecond+time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := csVerifyAt(t, s, mockserver.HCaptchaVerifyPath, site.Secret, a.Token); !slices.Equal(anyStrings(got["error-codes"]), []string{"expired-input-response"}) {
+		t.Errorf("an expired page token: %v", got)
+	}
+}
+
+func TestMintTurnstileActionAndCData(t *testing.T) {
+	s := mockserver.New(t)
+	site, err := s.AddSite(t.Context(), mockserver.NewSite(mockserver.TurnstileStandard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, a := csMintAt(t, s, mockserver.TurnstileMintPath, url.Values{"sitekey": {site.SiteKey}, "kind": {"managed"},
+		"action": {"login"}, "cdata": {"sess-42"}, "hostname": {"shop.example.test"}, "widget": {"cf-chl-widget-ab12c"}})
+	if status != 200 || !strings.HasPrefix(a.Token, "0.") || a.ExpiresInMS != 300000 {
+		t.Fatalf("mint: %d %+v", status, a)
+	}
+	got := csVerifyAt(t, s, mockserver.TurnstileVerifyPath, site.Secret, a.Token)
+	if got["success"] != true || got["action"] != "login" || got["cdata"] != "sess-42" || got["hostname"] != "shop.example.test" {
+		t.Errorf("a minted token verifies as %v", got)
+	}
+	if again := csVerifyAt(t, s, mockserver.TurnstileVerifyPath, site.Secret, a.Token); !slices.Equal(anyStrings(again["error-codes"]), []string{"timeout-or-duplicate"}) {
+		t.Errorf("a replay: %v", again)
+	}
+	m := mints(t, s)[0]
+	if m.Provider != "turnstile" || m.Action != "login" || m.CData != "sess-42" || m.Kind != mockserver.TurnstileStandard {
+		t.Errorf("mint log: %+v", m)
+	}
+	// No action or cdata: empty strings, as Turnstile answers.
+	_, b := csMintAt(t, s, mockserver.TurnstileMintPath, url.Values{"sitekey": {site.SiteKey}})
+	if got := csVerifyAt(t, s, mockserver.TurnstileVerifyPath, site.Secret, b.Token); got["action"] != "" || got["cdata"] != "" {
+		t.Errorf("no action or cdata: %v", got)
+	}
+	for _, bad := range []url.Values{
+		{"action": {strings.Repeat("a", 33)}},
+		{"action": {"log in"}},
+		{"cdata": {strings.Repeat("c", 256)}},
+		{"cdata": {"a.b"}},
+	} {
+		bad.Set("sitekey", site.SiteKey)
+		if status, a := csMintAt(t, s, mockserver.TurnstileMintPath, bad); status != 400 || a.Code != "bad-request" {
+			t.Errorf("mint %v: %d %+v, want 400 bad-request", bad, status, a)
+		}
+	}
+}
+
+// The providers' official test sitekeys emit the documented test tokens,
+// which siteverify answers as the provider documents.
+func TestMintProviderTestSitekeys(t *testing.T) {
+	s := mockserver.New(t)
+	for _, tc := range []struct {
+		siteKey, token string
+		score          any
+	}{
+		{mockserver.HCaptchaTestSiteKey, mockserver.HCaptchaTestToken, nil},
+		{mockserver.HCaptchaEnterpriseSafeSiteKey, mockserver.HCaptchaEnterpriseSafeToken, 0.0},
+		{mockserver.HCaptchaEnterpriseBotSiteKey, mockserver.HCaptchaEnterpriseBotToken, 1.0},
+	} {
+		status, a := csMintAt(t, s, mockserver.HCaptchaMintPath, url.Values{"sitekey": {tc.siteKey}})
+		if status != 200 || a.Token != tc.token {
+			t.Fatalf("%s: %d %+v", tc.siteKey, status, a)
+		}
+		for range 2 { // test tokens pass every time
+			got := csVerifyAt(t, s, mockserver.HCaptchaVerifyPath, mockserver.HCaptchaTestSecret, a.Token)
+			if got["success"] != true || got["hostname"] != mockserver.HCaptchaTestHostname || got["score"] != tc.score {
+				t.Errorf("%s: %v", tc.siteKey, got)
+			}
+		}
+	}
+	for _, key := range []string{mockserver.TurnstileTestSiteKeyPass, mockserver.TurnstileTestSiteKeyInvisible, mockserver.TurnstileTestSiteKeyChallenge} {
+		status, a := csMintAt(t, s, mockserver.TurnstileMintPath, url.Values{"sitekey": {key}, "action": {"login"}})
+		if status != 200 || a.Token != mockserver.TurnstileDummyToken {
+			t.Fatalf("%s: %d %+v", key, status, a)
+		}
+		if got := csVerifyAt(t, s, mockserver.TurnstileVerifyPath, mockserver.TurnstileTestSecretPass, a.Token); got["success"] != true || got["hostname"] != "example.com" {
+			t.Errorf("%s with the pass secret: %v", key, got)
+		}
+		if got := csVerifyAt(t, s, mockserver.TurnstileVerifyPath, mockserver.TurnstileTestSecretFail, a.Token); got["success"] != false {
+			t.Errorf("%s with the fail secret: %v", key, got)
+		}
+	}
+	for _, key := range []string{mockserver.TurnstileTestSiteKeyFail, "2x00000000000000000000BB"} {
+		if status, a := csMintAt(t, s, mockserver.TurnstileMintPath, url.Values{"sitekey": {key}}); status != 400 || a.Code != "test-key-fails" || a.Token != "" {
+			t.Errorf("%s always fails: %d %+v", key, status, a)
+		}
+	}
+	ms := mints(t, s)
+	if len(ms) != 8 {
+		t.Fatalf("mint log: %d entries, want 8", len(ms))
+	}
+	for _, m := range ms {
+		if !m.Test || m.Provider == "" || m.Kind == "" {
+			t.Errorf("test sitekey mint logged as %+v", m)
+		}
+	}
+}
+
+// A provider's script mints only for its own sitekeys, as the real widget
+// knows only its provider's.
+func TestMintIsBoundToTheScriptsProvider(t *testing.T) {
+	s := mockserver.New(t)
+	hc, err := s.AddSite(t.Context(), mockserver.NewSite(mockserver.HCaptchaPublisher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, siteKey string }{
+		{mockserver.HCaptchaMintPath, s.Site().SiteKey},
+		{mockserver.TurnstileMintPath, hc.SiteKey},
+		{mockserver.MintPath, hc.SiteKey},
+		{mockserver.TurnstileMintPath, mockserver.HCaptchaTestSiteKey},
+		{mockserver.HCaptchaMintPath, mockserver.TurnstileTestSiteKeyPass},
+	} {
+		if status, a := csMintAt(t, s, tc.path, url.Values{"sitekey": {tc.siteKey}}); status != 400 || a.Code != "invalid-sitekey" {
+			t.Errorf("%s with %s: %d %+v, want 400 invalid-sitekey", tc.path, tc.siteKey, status, a)
+		}
+	}
+	// JSONP works on every mint path.
+	q := url.Values{"sitekey": {hc.SiteKey}, "callback": {"__siteverify.jsonp.hc1"}}
+	status, _, body := csDo(t, "GET", s.URL()+mockserver.HCaptchaMintPath+"?"+q.Encode(), "", "", nil)
+	if status != 200 || !strings.HasPrefix(body, `__siteverify.jsonp.hc1({"expires_at"`) {
+		t.Errorf("JSONP hCaptcha mint: %d %s", status, body)
+	}
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			s, _ := x.(string)
+			out = append(out, s)
+		}
+	}
+	return out
 }
