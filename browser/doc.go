@@ -5,6 +5,11 @@
 // (https://www.google.com/recaptcha/*, www.recaptcha.net, www.gstatic.com)
 // are intercepted in the browser and answered by the mock's client script
 // (see mockserver.ScriptPath), whose tokens come from the mock's own store.
+// Every tab does the same for hCaptcha's and Turnstile's real URLs
+// (https://js.hcaptcha.com/1/api.js, https://challenges.cloudflare.com/turnstile/v0/api.js,
+// see [ProviderPatterns]), answered by the mock's stand-ins for those
+// scripts, and answers hCaptcha's telemetry ([QuietPatterns]) in the
+// browser. The flow catalog below still runs reCAPTCHA pages only.
 //
 // A run is a list of [Page]s and a selection of [Flow]s (the catalog, with
 // stable IDs FLOW-001…):

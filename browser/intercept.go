@@ -34,6 +34,21 @@ func ProviderPatterns() []string {
 	return out
 }
 
+// QuietPatterns are request URL patterns of the providers' own telemetry
+// that a page's widget code may call (hCaptcha's loader reports a script
+// that failed to load to sentry.hcaptcha.com): answered in the browser with
+// an empty success, never sent to the network, so an offline page does not
+// wait on them or log network errors.
+func QuietPatterns() []string {
+	return []string{"*://sentry.hcaptcha.com/*"}
+}
+
+// isQuietURL reports whether u is one of QuietPatterns.
+func isQuietURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && strings.EqualFold(p.Hostname(), "sentry.hcaptcha.com")
+}
+
 // Submission is a request the page sent to its backend, as the browser
 // sent it: a form post (Type "Document"), or an XHR or fetch request (Type
 // "XHR" or "Fetch", with or without a body). For XHR and fetch requests the
@@ -136,7 +151,7 @@ func (b *Browser) openTab(parent context.Context, mockURL string) (*tab, context
 		{URLPattern: "*", ResourceType: network.ResourceTypeFetch, RequestStage: fetch.RequestStageResponse},
 	}
 	if t.mockURL != "" {
-		for _, p := range ProviderPatterns() {
+		for _, p := range append(ProviderPatterns(), QuietPatterns()...) {
 			patterns = append(patterns, &fetch.RequestPattern{URLPattern: p, RequestStage: fetch.RequestStageRequest})
 		}
 	}
@@ -224,6 +239,10 @@ func (t *tab) handle(ev fetch.EventRequestPaused) {
 	providerURL := isProviderURL(req.URL)
 	if t.mockURL != "" && providerURL {
 		t.forward(ev)
+		return
+	}
+	if t.mockURL != "" && isQuietURL(req.URL) {
+		t.quiet(ev)
 		return
 	}
 	scripted := ev.ResourceType == network.ResourceTypeXHR || ev.ResourceType == network.ResourceTypeFetch
@@ -355,6 +374,25 @@ func (t *tab) forward(ev fetch.EventRequestPaused) {
 	})
 	if err != nil && t.ctx.Err() == nil {
 		t.note("answer %s: %v", req.URL, err)
+	}
+}
+
+// quiet answers a request for a provider's telemetry (QuietPatterns) with
+// an empty success, as the telemetry service would, and records it.
+func (t *tab) quiet(ev fetch.EventRequestPaused) {
+	t.mu.Lock()
+	t.forwarded = append(t.forwarded, fmt.Sprintf("%s %s -> 200 (answered in the browser)", ev.Request.Method, ev.Request.URL))
+	t.mu.Unlock()
+	_, err := chromedp.Call(t.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+		RequestID: ev.RequestID, ResponseCode: http.StatusOK,
+		ResponseHeaders: []*fetch.HeaderEntry{
+			{Name: "Content-Type", Value: "application/json"},
+			{Name: "Access-Control-Allow-Origin", Value: "*"},
+		},
+		Body: []byte("{}"),
+	})
+	if err != nil && t.ctx.Err() == nil {
+		t.note("answer %s: %v", ev.Request.URL, err)
 	}
 }
 
