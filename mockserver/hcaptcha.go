@@ -28,6 +28,7 @@ var HCaptcha = &Provider{
 	kinds:         []KeyKind{HCaptchaPublisher, HCaptchaEnterprise},
 	newKeys:       hcaptchaKeys,
 	tokenPrefix:   "P1_", // real tokens are "P1_eyJ…" (§3.1)
+	bodyTypes:     []string{"application/x-www-form-urlencoded"},
 	testSite: func() Site {
 		return Site{SiteKey: HCaptchaTestSiteKey, Secret: HCaptchaTestSecret, Kind: HCaptchaPublisher, Hostname: HCaptchaTestHostname}
 	},
@@ -126,6 +127,7 @@ func (hcaptcha) tokenFirst() bool { return true }
 // parameters (§3.1, recorded), and so is a query string.
 func (hcaptcha) parse(r *http.Request) verifyRequest {
 	var vr verifyRequest
+	vr.query, _ = parseForm(r.URL.RawQuery) // for the journal: a secret in the URL shows there
 	if r.Method != http.MethodPost || r.Body == nil {
 		return vr
 	}

@@ -54,6 +54,7 @@ type Provider struct {
 	kinds         []KeyKind // the first is the default of a new site
 	newKeys       func() (siteKey, secret string)
 	tokenPrefix   string // how the provider's tokens start (each provider's differs)
+	bodyTypes     []string
 	testSite      func() Site
 	wire          dialect
 }
@@ -108,6 +109,10 @@ func (p *Provider) IsRealURL(u *url.URL) bool {
 	}
 	return false
 }
+
+// RequestBodyTypes are the media types of the siteverify request bodies the
+// provider reads.
+func (p *Provider) RequestBodyTypes() []string { return slices.Clone(p.bodyTypes) }
 
 // TokenField is the form field the provider's widget fills with the token,
 // e.g. "g-recaptcha-response".

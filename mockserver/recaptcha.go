@@ -27,6 +27,7 @@ var ReCAPTCHA = &Provider{
 	// that sanity-check tokens (the ambethia gem wants 100-4000 characters)
 	// accept them.
 	tokenPrefix: "03A",
+	bodyTypes:   []string{"application/x-www-form-urlencoded"},
 	testSite:    testSite,
 	wire:        recaptcha{},
 }

@@ -29,6 +29,7 @@ var Turnstile = &Provider{
 	kinds:         []KeyKind{TurnstileStandard},
 	newKeys:       turnstileKeys,
 	tokenPrefix:   "0.", // real tokens are "0.HksOlV_…" (§4.1)
+	bodyTypes:     []string{"application/x-www-form-urlencoded", "multipart/form-data", "application/json"},
 	testSite: func() Site {
 		return Site{SiteKey: TurnstileTestSiteKeyPass, Secret: TurnstileTestSecretPass, Kind: TurnstileStandard, Hostname: TurnstileTestHostname}
 	},
@@ -102,6 +103,7 @@ const maxMultipartParts = 64
 // secret, response, remoteip, idempotency_key; any other is ignored.
 func (turnstile) parse(r *http.Request) verifyRequest {
 	var vr verifyRequest
+	vr.query, _ = parseForm(r.URL.RawQuery) // for the journal: a secret in the URL shows there
 	if r.Method != http.MethodPost || r.Body == nil {
 		return vr
 	}

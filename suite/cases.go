@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -116,7 +117,7 @@ func rejectPackageMismatch(ctx context.Context, e *Env) error {
 
 func rejectExpiredToken(ctx context.Context, e *Env) error {
 	spec := e.ValidSpec()
-	spec.IssuedAgo = mockserver.DefaultTokenLifetime + time.Minute
+	spec.IssuedAgo = e.provider().TokenLifetime() + time.Minute
 	return submitExpectRejected(ctx, e, spec)
 }
 
@@ -366,14 +367,14 @@ func wireFormPost(ctx context.Context, e *Env) error {
 	if c.Method != http.MethodPost {
 		problems = append(problems, "method "+c.Method)
 	}
-	if mt, _, _ := strings.Cut(c.ContentType, ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/x-www-form-urlencoded" {
+	if !e.bodyTypeReadable(c.ContentType) {
 		problems = append(problems, fmt.Sprintf("content type %q", c.ContentType))
 	}
 	if c.Form.Get("response") != tok {
-		problems = append(problems, "the token is not the response field of the form body")
+		problems = append(problems, "the token is not the response field of the body")
 	}
 	if len(problems) > 0 {
-		return e.Fail("POST with an application/x-www-form-urlencoded body carrying response=<token>", "%s", strings.Join(problems, "; "))
+		return e.Fail(fmt.Sprintf("POST with a body of type %s carrying response=<token>", strings.Join(e.provider().RequestBodyTypes(), " or ")), "%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -465,17 +466,31 @@ func outageHTTP500(ctx context.Context, e *Env) error {
 }
 
 func outageHTTP503(ctx context.Context, e *Env) error {
+	return outage(ctx, e, mockserver.Rule{Status: http.StatusServiceUnavailable, Body: successBody(e)}, "HTTP 503 with a JSON body claiming success")
+}
+
+// successBody is a success answer for a valid token of the endpoint, with
+// every field its kind's answers carry, for rules that send it where no
+// success belongs.
+func successBody(e *Env) string {
 	spec := e.ValidSpec()
-	field, name := "hostname", e.Name()
-	if e.kind == mockserver.Android {
-		field = "apk_package_name"
+	a := map[string]any{"success": true, "challenge_ts": time.Now().UTC().Format("2006-01-02T15:04:05Z")}
+	switch e.kind {
+	case mockserver.Android:
+		a["apk_package_name"] = e.Name()
+	default:
+		a["hostname"] = e.Name()
 	}
-	body := fmt.Sprintf("{\n  \"success\": true,\n  \"challenge_ts\": %q,\n  %q: %q", time.Now().UTC().Format("2006-01-02T15:04:05Z"), field, name)
-	if e.kind == mockserver.V3 {
-		body += fmt.Sprintf(",\n  \"score\": %s,\n  \"action\": %q", formatScore(spec.Score), spec.Action)
+	switch e.kind {
+	case mockserver.V3:
+		a["score"], a["action"] = spec.Score, spec.Action
+	case mockserver.HCaptchaEnterprise:
+		a["score"] = max(spec.Score, 0) // ExactlyZero is 0
+	case mockserver.TurnstileStandard:
+		a["action"], a["cdata"], a["error-codes"] = spec.Action, spec.CData, []string{}
 	}
-	body += "\n}"
-	return outage(ctx, e, mockserver.Rule{Status: http.StatusServiceUnavailable, Body: body}, "HTTP 503 with a JSON body claiming success")
+	b, _ := json.MarshalIndent(a, "", "  ")
+	return string(b)
 }
 
 func outageHTMLPage(ctx context.Context, e *Env) error {

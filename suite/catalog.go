@@ -72,17 +72,29 @@ func (c Case) KindsString() string {
 }
 
 var (
-	v3Only  = []mockserver.KeyKind{mockserver.V3}
-	web     = []mockserver.KeyKind{mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible}
-	android = []mockserver.KeyKind{mockserver.Android}
+	v3Only = []mockserver.KeyKind{mockserver.V3}
+	// web are the kinds whose answers carry the page's hostname.
+	web = []mockserver.KeyKind{mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible,
+		mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise, mockserver.TurnstileStandard}
+	withAction    = []mockserver.KeyKind{mockserver.V3, mockserver.TurnstileStandard}
+	hcaptchaKinds = mockserver.HCaptcha.KeyKinds()
+	hcEnterprise  = []mockserver.KeyKind{mockserver.HCaptchaEnterprise}
+	turnstileOnly = []mockserver.KeyKind{mockserver.TurnstileStandard}
+	// notTurnstile: a Turnstile retry with the first call's idempotency
+	// key is safe and recommended (WIRE-010 judges it), so "never resend"
+	// holds for the others only.
+	notTurnstile = append(mockserver.ReCAPTCHA.KeyKinds(), mockserver.HCaptcha.KeyKinds()...)
+	android      = []mockserver.KeyKind{mockserver.Android}
 )
 
 // References used by several cases.
 const (
-	refVerify   = "Google, Verifying the user's response: https://developers.google.com/recaptcha/docs/verify"
-	refV3       = "Google, reCAPTCHA v3: https://developers.google.com/recaptcha/docs/v3"
-	refOutage   = "fail-open bugs: ryangjchandler/laravel-cloudflare-turnstile#72, Lychee-Technology/gforms-proxy#4; google/recaptcha (PHP) maps non-200 and transport errors to bad-response and connection-failed"
-	refLifetime = refVerify + " (\"each reCAPTCHA user response token is valid for two minutes, and can only be verified once\")"
+	refVerify    = "Google, Verifying the user's response: https://developers.google.com/recaptcha/docs/verify"
+	refV3        = "Google, reCAPTCHA v3: https://developers.google.com/recaptcha/docs/v3"
+	refOutage    = "fail-open bugs: ryangjchandler/laravel-cloudflare-turnstile#72, Lychee-Technology/gforms-proxy#4; google/recaptcha (PHP) maps non-200 and transport errors to bad-response and connection-failed"
+	refLifetime  = refVerify + " (\"each reCAPTCHA user response token is valid for two minutes, and can only be verified once\")"
+	refHCaptcha  = "hCaptcha, Verify the user response server side: https://docs.hcaptcha.com/#verify-the-user-response-server-side; wire-facts §3"
+	refTurnstile = "Cloudflare, Turnstile server-side validation: https://developers.cloudflare.com/turnstile/get-started/server-side-validation/; wire-facts §4"
 )
 
 // catalog is the case table. IDs are append-only: never renumber, never
@@ -113,9 +125,9 @@ var catalog = []Case{
 		Run:         rejectMissingScore,
 	},
 	{
-		ID: "REJECT-003", Title: "rejects an action mismatch", Level: Must, Kinds: v3Only,
-		Requirement: "The backend MUST reject a v3 token whose action differs from the action the endpoint expects, so a token minted on a low-value page cannot be replayed on this one.",
-		Reference:   refV3 + " (\"Actions\": verify the action name); igorkasyanchuk/new_google_recaptcha#4",
+		ID: "REJECT-003", Title: "rejects an action mismatch", Level: Must, Kinds: withAction,
+		Requirement: "The backend MUST reject a v3 or Turnstile token whose action differs from the action the endpoint expects, so a token minted on a low-value page cannot be replayed on this one.",
+		Reference:   refV3 + " (\"Actions\": verify the action name); igorkasyanchuk/new_google_recaptcha#4; " + refTurnstile + " (action: validate it)",
 		Run:         rejectActionMismatch,
 	},
 	{
@@ -162,7 +174,7 @@ var catalog = []Case{
 	},
 	{
 		ID: "REJECT-011", Title: "rejects an expired token (timeout-or-duplicate)", Level: Must,
-		Requirement: "The backend MUST reject a token older than two minutes, which siteverify answers with timeout-or-duplicate; that code is not benign.",
+		Requirement: "The backend MUST reject a token older than its lifetime (two minutes for reCAPTCHA and hCaptcha, five for Turnstile), which siteverify answers with timeout-or-duplicate (hCaptcha: expired-input-response); that code is not benign.",
 		Reference:   refLifetime + "; hatenadiary 2020-12-14 (accepting timeout-or-duplicate makes tokens replayable)",
 		Run:         rejectExpiredToken,
 	},
@@ -191,6 +203,18 @@ var catalog = []Case{
 		Run:         rejectMissingAction,
 	},
 	{
+		ID: "REJECT-016", Title: "rejects an hCaptcha Enterprise bot score", Level: Must, Kinds: hcEnterprise,
+		Requirement: "The backend MUST reject an hCaptcha Enterprise token whose risk score is above its threshold. hCaptcha's score is inverted (0 is a safe user, 1 a bot): a backend that reads it as reCAPTCHA's lets bots in.",
+		Reference:   refHCaptcha + " (score: higher is riskier); hCaptcha/hcaptcha-python (passed=False when score > threshold)",
+		Run:         rejectRiskyScore,
+	},
+	{
+		ID: "REJECT-017", Title: "rejects a Turnstile cdata mismatch", Level: Must, Kinds: turnstileOnly,
+		Requirement: "The backend MUST reject a Turnstile token whose cdata differs from the customer data it bound the widget to (a session, say), so a token solved for one session cannot be used in another.",
+		Reference:   refTurnstile + " (cdata: customer data, integrity-protected; validate it)",
+		Run:         rejectCDataMismatch,
+	},
+	{
 		ID: "WIRE-001", Title: "verifies a submitted token exactly once", Level: Must,
 		Requirement: "The backend MUST call siteverify exactly once for a request with a token: a second call (say, in a validator and again in the handler) always gets timeout-or-duplicate.",
 		Reference:   refLifetime + "; hCaptcha/hcaptcha-go README (a retry consumes the token)",
@@ -216,8 +240,8 @@ var catalog = []Case{
 	},
 	{
 		ID: "WIRE-005", Title: "sends a form-encoded POST", Level: Must,
-		Requirement: "The backend MUST verify with a POST whose body is application/x-www-form-urlencoded and carries the token as response; siteverify does not read JSON bodies.",
-		Reference:   refVerify + " (POST parameters); HR/recaptcha-worker#1, better-auth/better-auth#1684 (JSON bodies fail)",
+		Requirement: "The backend MUST verify with a POST whose body is one the provider reads (application/x-www-form-urlencoded; for Turnstile also multipart/form-data or JSON) and carries the token as response: reCAPTCHA and hCaptcha do not read JSON bodies.",
+		Reference:   refVerify + " (POST parameters); HR/recaptcha-worker#1, better-auth/better-auth#1684 (JSON bodies fail); wire-facts §3.1, §4.1",
 		Run:         wireFormPost,
 	},
 	{
@@ -233,16 +257,29 @@ var catalog = []Case{
 		Run:         wireNoCallWithoutToken,
 	},
 	{
-		ID: "WIRE-008", Title: "does not resend a token after a failed call", Level: Should,
+		ID: "WIRE-008", Title: "does not resend a token after a failed call", Level: Should, Kinds: notTurnstile,
 		Requirement: "The backend SHOULD NOT call siteverify again with the same token after a failed call: the first call may have consumed it, so a retry only turns an outage into timeout-or-duplicate.",
 		Reference:   "hCaptcha/hcaptcha-go README (retrying after a network error consumes the token); " + refLifetime,
 		Run:         wireNoRetry,
 	},
 	{
-		ID: "WIRE-009", Title: "does not resend a token after a timeout", Level: Should,
+		ID: "WIRE-009", Title: "does not resend a token after a timeout", Level: Should, Kinds: notTurnstile,
 		Requirement: "The backend SHOULD NOT send a token to siteverify again after its call for that token timed out, neither itself nor through an HTTP client that retries idempotent requests: siteverify may have received and consumed the token, so the resend gets timeout-or-duplicate or verifies one token twice.",
 		Reference:   refLifetime + "; Ruby Net::HTTP max_retries (an idempotent request is retried once after Net::ReadTimeout), which resends the recaptcha gem's GET verification; hCaptcha/hcaptcha-go README (a retry consumes the token)",
 		Run:         wireNoRetryAfterTimeout,
+	},
+	{
+		ID: "WIRE-010", Title: "retries Turnstile with its idempotency key", Level: Should,
+		Kinds:       turnstileOnly,
+		Requirement: "When the backend retries a Turnstile verification (after a lost answer, a 5xx or internal-error), it SHOULD send the same idempotency_key as the first call, so the retry gets the original answer instead of timeout-or-duplicate.",
+		Reference:   refTurnstile + " (idempotency_key; internal-error: retry)",
+		Run:         wireIdempotentRetry,
+	},
+	{
+		ID: "WIRE-011", Title: "sends its sitekey to hCaptcha", Level: Should, Kinds: hcaptchaKinds,
+		Requirement: "The backend SHOULD send its sitekey with every hCaptcha verification, so siteverify pins the token to the site it was solved for (sitekey-secret-mismatch otherwise).",
+		Reference:   refHCaptcha + " (sitekey: optional, recommended); wire-facts §3.1",
+		Run:         wireSendsSitekey,
 	},
 	{
 		ID: "OUTAGE-001", Title: "follows the outage policy on HTTP 500", Level: Must,

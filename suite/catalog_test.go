@@ -134,7 +134,7 @@ func TestSelect(t *testing.T) {
 		t.Errorf("Select(outage && !OUTAGE-007) = %d cases, %v", len(got), err)
 	}
 	got, err = suite.Select(nil, "should")
-	if err != nil || len(got) != 6 {
+	if err != nil || len(got) != 8 { // WIRE-006..011, LEAK-001, LEAK-002
 		t.Errorf("Select(should) = %d cases, %v", len(got), err)
 	}
 	for _, bad := range []struct {

@@ -136,6 +136,10 @@ func (e *Env) ValidSpec() mockserver.TokenSpec {
 		spec.Score, spec.Action, spec.Hostname = e.HighScore(), e.ep.Action, e.Name()
 	case mockserver.Android:
 		spec.PackageName = e.Name()
+	case mockserver.HCaptchaEnterprise:
+		spec.Score, spec.Hostname = e.safeScore(), e.Name()
+	case mockserver.TurnstileStandard:
+		spec.Action, spec.CData, spec.Hostname = e.ep.Action, e.ep.CData, e.Name()
 	default:
 		spec.Hostname = e.Name()
 	}
@@ -187,6 +191,14 @@ func describeSpec(s mockserver.TokenSpec) string {
 		parts = append(parts, fmt.Sprintf("action %q", s.Action), fmt.Sprintf("hostname %q", s.Hostname))
 	case mockserver.Android:
 		parts = append(parts, fmt.Sprintf("apk_package_name %q", s.PackageName))
+	case mockserver.HCaptchaEnterprise:
+		score := "score " + formatScore(s.Score)
+		if s.Score == mockserver.ExactlyZero {
+			score = "score 0"
+		}
+		parts = append(parts, score+" (1 is a bot)", fmt.Sprintf("hostname %q", s.Hostname))
+	case mockserver.TurnstileStandard:
+		parts = append(parts, fmt.Sprintf("action %q", s.Action), fmt.Sprintf("cdata %q", s.CData), fmt.Sprintf("hostname %q", s.Hostname))
 	default:
 		parts = append(parts, fmt.Sprintf("hostname %q", s.Hostname))
 	}

@@ -39,9 +39,17 @@ type variant struct {
 
 // Fixture sets for narrow flaws.
 var (
-	allKinds = []string{"v3", "v2", "v2-invisible", "android"}
-	webKinds = []string{"v3", "v2", "v2-invisible"}
-	v3Kind   = []string{"v3"}
+	allKinds = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise", "turnstile"}
+	// recaptchaKinds are the reCAPTCHA fixtures; bodyOnly the providers
+	// that read the request body only (hCaptcha, Turnstile).
+	recaptchaKinds = []string{"v3", "v2", "v2-invisible", "android"}
+	bodyOnly       = []string{"hcaptcha", "hcaptcha-enterprise", "turnstile"}
+	// resendKinds are those WIRE-008 and WIRE-009 apply to: a Turnstile
+	// retry reuses its idempotency key (WIRE-010).
+	resendKinds = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise"}
+	webKinds    = []string{"v3", "v2", "v2-invisible", "hcaptcha", "hcaptcha-enterprise", "turnstile"}
+	v3Kind      = []string{"v3"}
+	hcKinds     = []string{"hcaptcha", "hcaptcha-enterprise"}
 )
 
 // narrow lists flaws that trip exactly one case (or, where noted, a known
@@ -74,16 +82,23 @@ var narrow = []struct {
 	{"local-replay-cache", allKinds, []string{"WIRE-002"}},
 	// Siteverify accepts no secret but the right one, so WIRE-003 never
 	// fails alone: with a fallback to the secret, only WIRE-001 joins it.
-	{"sitekey-first", allKinds, []string{"WIRE-001", "WIRE-003"}},
-	{"secret-in-query", allKinds, []string{"WIRE-004"}},
+	{"sitekey-first", append(recaptchaKinds, "turnstile"), []string{"WIRE-001", "WIRE-003"}},
+	// The sitekey sent as the secret is redacted wherever it appears in
+	// the journal, so the sitekey field of that call shows no sitekey.
+	{"sitekey-first", hcKinds, []string{"WIRE-001", "WIRE-003", "WIRE-011"}},
+	{"secret-in-query", recaptchaKinds, []string{"WIRE-004"}},
+	// A body-only provider does not see a secret in the URL: no secret.
+	{"secret-in-query", bodyOnly, []string{"ACCEPT-001", "WIRE-003", "WIRE-004"}},
 	{"secret-also-in-query", allKinds, []string{"WIRE-004"}}, // the journal says form; the query has it too
-	{"token-in-query", allKinds, []string{"WIRE-005"}},
+	{"token-in-query", []string{"v3", "v2", "v2-invisible", "android"}, []string{"WIRE-005"}},
+	// hCaptcha and Turnstile read the body only: a token in the query is no token.
+	{"token-in-query", []string{"hcaptcha", "hcaptcha-enterprise", "turnstile"}, []string{"ACCEPT-001", "WIRE-005"}},
 	{"no-remoteip", allKinds, []string{"WIRE-006"}},                                     // v2-invisible: the no-header branch
 	{"remoteip-from-connection", []string{"v3", "v2", "android"}, []string{"WIRE-006"}}, // the client's address, not any address
 	{"verify-without-token", allKinds, []string{"WIRE-007"}},
 	{"verify-absent-token", allKinds, []string{"WIRE-007"}},
 	{"verify-empty-token", allKinds, []string{"WIRE-007"}},
-	{"retry-on-error", allKinds, []string{"WIRE-008", "WIRE-009"}}, // a timeout is a transport error too
+	{"retry-on-error", resendKinds, []string{"WIRE-008", "WIRE-009"}}, // a timeout is a transport error too
 	{"fail-open-on-500", allKinds, []string{"OUTAGE-001"}},
 	{"fail-open-on-503", allKinds, []string{"OUTAGE-002"}},
 	{"body-over-status", allKinds, []string{"OUTAGE-002"}}, // the 503 carries a success body
@@ -91,8 +106,9 @@ var narrow = []struct {
 	{"lenient-json", allKinds, []string{"OUTAGE-004"}},
 	{"fail-open-on-read-error", allKinds, []string{"OUTAGE-005"}},
 	{"fail-open-on-reset", allKinds, []string{"OUTAGE-006"}},
-	{"no-timeout", allKinds, []string{"OUTAGE-007"}},                   // no answer at all
-	{"retry-on-timeout", allKinds, []string{"OUTAGE-007", "WIRE-009"}}, // an answer, but after answer_within, and the token resent
+	{"no-timeout", allKinds, []string{"OUTAGE-007"}},                      // no answer at all
+	{"retry-on-timeout", resendKinds, []string{"OUTAGE-007", "WIRE-009"}}, // an answer, but after answer_within, and the token resent
+	{"retry-on-timeout", []string{"turnstile"}, []string{"OUTAGE-007"}},   // with its idempotency key: a safe resend, but late
 	{"config-error-as-outage", allKinds, []string{"OUTAGE-008"}},
 	{"leak-hostname", allKinds, []string{"LEAK-001"}},
 	{"leak-challenge-ts", allKinds, []string{"LEAK-001"}},
@@ -103,14 +119,21 @@ var narrow = []struct {
 	// overlap proven alone (fixtures/refbackend/moreflaws.go).
 	{"action-not-compared", v3Kind, []string{"REJECT-003"}},
 	{"action-absent-as-v2", v3Kind, []string{"REJECT-015"}},
-	{"retry-unless-timeout", allKinds, []string{"WIRE-008"}},
-	{"retry-within-budget", allKinds, []string{"WIRE-009"}},
+	{"retry-unless-timeout", resendKinds, []string{"WIRE-008"}},
+	{"retry-within-budget", resendKinds, []string{"WIRE-009"}},
 	{"slow-timeout", allKinds, []string{"OUTAGE-007"}},     // one call, answered after answer_within
 	{"outage-error-text", allKinds, []string{"LEAK-002"}},  // exception text
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
 	{"outage-stack-trace", allKinds, []string{"LEAK-002"}}, // a stack trace
 	// The secret in an answer; in the output: TestProcessFlaws.
 	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
+
+	// Issue 10: what only one provider has (fixtures/refbackend/providers.go).
+	{"no-action-check", []string{"turnstile"}, []string{"REJECT-003"}},
+	{"no-sitekey", hcKinds, []string{"WIRE-011"}},
+	{"no-risk-check", []string{"hcaptcha-enterprise"}, []string{"REJECT-016"}},
+	{"no-cdata-check", []string{"turnstile"}, []string{"REJECT-017"}},
+	{"retry-without-key", []string{"turnstile"}, []string{"WIRE-010"}},
 }
 
 // variants is every run of the self-test: correct backends, the narrow
@@ -124,7 +147,14 @@ var variants = append(append([]variant{
 	{name: "correct v2-invisible", fixture: "v2-invisible"},
 	{name: "correct android", fixture: "android"},
 	{name: "correct android fail-open", fixture: "android", policy: target.FailOpen},
+	{name: "correct hcaptcha", fixture: "hcaptcha"},
+	{name: "correct hcaptcha-enterprise", fixture: "hcaptcha-enterprise"},
+	{name: "correct turnstile", fixture: "turnstile"},
+	{name: "correct turnstile fail-open", fixture: "turnstile", policy: target.FailOpen},
 }, expandNarrow()...), []variant{
+	// Reading hCaptcha's score as reCAPTCHA's refuses safe users and lets
+	// bots in.
+	{fixture: "hcaptcha-enterprise", flaws: "score-not-inverted", want: []string{"ACCEPT-001", "REJECT-016"}},
 	// Broad flaws: realistic composites with their exact sets.
 	// The same token is refused for being expired or replayed alike.
 	{fixture: "v3", flaws: "accept-duplicate", want: []string{"REJECT-011", "REJECT-012"}},
@@ -205,6 +235,10 @@ var fixtureFiles = map[string]string{
 	"v2":           "../fixtures/targets/refbackend-v2.yaml",
 	"v2-invisible": "../fixtures/targets/refbackend-v2.yaml",
 	"android":      "../fixtures/targets/refbackend-android.yaml",
+
+	"hcaptcha":            "../fixtures/targets/refbackend-hcaptcha.yaml",
+	"hcaptcha-enterprise": "../fixtures/targets/refbackend-hcaptcha-enterprise.yaml",
+	"turnstile":           "../fixtures/targets/refbackend-turnstile.yaml",
 }
 
 // refTarget serves the reference backend in process for a fixture target
@@ -232,16 +266,20 @@ func refTarget(fixture, flaws, policy string) (*target.Target, *mockserver.Serve
 		return nil, nil, nil, err
 	}
 	ep := tg.Endpoints[0]
-	cfg := refbackend.Config{Secret: tg.Secret, SiteKey: tg.SiteKey, Kind: string(tg.Kind), Action: ep.Action,
+	cfg := refbackend.Config{Secret: tg.Secret, SiteKey: tg.SiteKey, Kind: string(tg.Kind), Action: ep.Action, CData: ep.CData,
 		Hostnames: append(ep.Hostnames, ep.PackageNames...), Outage: tg.Outage.Policy, Timeout: timeout, Flaws: fl}
 	if ep.MinScore != nil {
 		cfg.MinScore = *ep.MinScore
+	}
+	if ep.MaxScore != nil {
+		cfg.MaxScore = *ep.MaxScore
 	}
 	m, err := mockserver.NewServer(mockserver.Options{})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg.VerifyURL = m.VerifyURL()
+	verifyURL := m.URL() + tg.ProviderValue().VerifyPath()
+	cfg.VerifyURL = verifyURL
 	h, err := refbackend.New(cfg)
 	if err != nil {
 		m.Close()
@@ -252,7 +290,7 @@ func refTarget(fixture, flaws, policy string) (*target.Target, *mockserver.Serve
 	stop := func() { m.Close(); srv.Close() }
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
-	x, err := tg.Expand(target.Vars{VerifyURL: m.VerifyURL(), MockURL: m.URL(), Port: p})
+	x, err := tg.Expand(target.Vars{VerifyURL: verifyURL, MockURL: m.URL(), Port: p})
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
@@ -432,6 +470,7 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 	// applies to; a case that cannot fail alone says why.
 	notAlone := map[string]string{
 		"WIRE-003": "siteverify accepts no other secret, so a wrong secret also makes some other case fail",
+		"WIRE-005": "hCaptcha and Turnstile read the request body only, so on them a token sent elsewhere is no token and a valid request fails too (on reCAPTCHA, which reads the query, token-in-query fails WIRE-005 alone)",
 	}
 	alone := map[string]map[mockserver.KeyKind]bool{}
 	for _, p := range processProven { // TestProcessFlaws
@@ -468,6 +507,7 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 // fixtureKinds is the key kind of each self-test fixture.
 var fixtureKinds = map[string]mockserver.KeyKind{
 	"v3": mockserver.V3, "v2": mockserver.V2Checkbox, "v2-invisible": mockserver.V2Invisible, "android": mockserver.Android,
+	"hcaptcha": mockserver.HCaptchaPublisher, "hcaptcha-enterprise": mockserver.HCaptchaEnterprise, "turnstile": mockserver.TurnstileStandard,
 }
 
 // TestRunThroughAdminAPI drives the mock through its admin API, as

@@ -131,7 +131,7 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 		return nil, fmt.Errorf("register the target's site on the mock at %s: %w", s.mock.URL(), err)
 	}
 
-	vars := target.Vars{VerifyURL: s.mock.VerifyURL(), MockURL: s.mock.URL(), Secret: s.site.Secret, SiteKey: s.site.SiteKey}
+	vars := target.Vars{VerifyURL: s.mock.URL() + t.ProviderValue().VerifyPath(), MockURL: s.mock.URL(), Secret: s.site.Secret, SiteKey: s.site.SiteKey}
 	if t.Start != nil {
 		if vars.Port, err = freePort(); err != nil {
 			return nil, fmt.Errorf("pick a port for the backend: %w", err)

@@ -79,7 +79,7 @@ func TestParseNoFollowOnErrors(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"unknown kind", "kind: v3\n", "kind: v4\n",
-			`x.yaml:3: kind: unknown kind "v4"; use one of v3, v2-checkbox, v2-invisible, android`},
+			`x.yaml:3: kind: unknown Google reCAPTCHA kind "v4"; use one of v3, v2-checkbox, v2-invisible, android`},
 		{"kind of the wrong type", "kind: v3\n", "kind: [v3]\n",
 			`x.yaml:3: kind: want a string, got a list`},
 		{"typo in endpoints", "\nendpoints:\n", "\nendpoint:\n",

@@ -111,12 +111,20 @@ type Endpoint struct {
 	Headers map[string]string `yaml:"headers"`
 	// Token says where the reCAPTCHA token goes.
 	Token TokenPlace `yaml:"token"`
-	// Action is the v3 action the backend expects, e.g. "login". Required
-	// for kind v3, not allowed for other kinds.
+	// Action is the action the backend expects, e.g. "login". Required for
+	// kind v3; for kind turnstile, the data-action the page sets (empty:
+	// none); not allowed for other kinds.
 	Action string `yaml:"action"`
+	// CData is the Turnstile customer data (data-cdata) the backend
+	// expects, e.g. a session id; empty means none. Kind turnstile only.
+	CData string `yaml:"cdata"`
 	// MinScore is the v3 score threshold; a score equal to it must be
 	// accepted. Default 0.5. Kind v3 only. At most three decimals.
 	MinScore *float64 `yaml:"min_score"`
+	// MaxScore is the hCaptcha Enterprise risk threshold: hCaptcha's score
+	// is inverted (1 is a bot), and a score equal to it must be accepted.
+	// Default 0.5. Kind hcaptcha-enterprise only. At most three decimals.
+	MaxScore *float64 `yaml:"max_score"`
 	// Hostnames are the page hostnames the backend allows, e.g.
 	// ["shop.example.com"]. Required for web kinds (v3, v2-*), not allowed
 	// for android. Tokens for valid requests use the first one.
@@ -249,9 +257,9 @@ type PageResult struct {
 	Text string `yaml:"text"`
 }
 
-// provider is the target's provider (the default one until the file is
+// ProviderValue is the target's provider (reCAPTCHA until the file is
 // validated).
-func (t *Target) provider() *mockserver.Provider {
+func (t *Target) ProviderValue() *mockserver.Provider {
 	if p, ok := mockserver.LookupProvider(t.Provider); ok {
 		return p
 	}
@@ -263,6 +271,7 @@ const (
 	DefaultProvider       = "recaptcha"
 	DefaultMethod         = "POST"
 	DefaultMinScore       = 0.5
+	DefaultMaxScore       = 0.5
 	DefaultClientIPHeader = "X-Forwarded-For"
 	DefaultAnswerWithin   = 5 * time.Second
 	DefaultReadyTimeout   = 30 * time.Second

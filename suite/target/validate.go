@@ -39,9 +39,13 @@ func (p *parser) validate(t *Target) {
 	}
 	switch {
 	case t.Kind == "":
-		p.errorf("kind", "required: the reCAPTCHA key type, one of %s", kindList())
-	case !slices.Contains(t.provider().KeyKinds(), t.Kind):
-		p.errorf("kind", "unknown kind %q; use one of %s", t.Kind, kindList())
+		p.errorf("kind", "required: the %s key type, one of %s", t.ProviderValue(), kindList(t))
+	case !slices.Contains(t.ProviderValue().KeyKinds(), t.Kind):
+		if other := t.Kind.Provider(); other != nil {
+			p.errorf("kind", "%q is a %s kind, and the provider is %s; set provider: %s, or use one of %s", t.Kind, other, t.Provider, other.Name(), kindList(t))
+		} else {
+			p.errorf("kind", "unknown %s kind %q; use one of %s", t.ProviderValue(), t.Kind, kindList(t))
+		}
 		// No check below may depend on a kind that is not one: each would
 		// report the same typo again.
 		t.Kind = ""
@@ -86,11 +90,11 @@ func (p *parser) validate(t *Target) {
 }
 
 // suiteProviders are the providers the catalog runs against.
-var suiteProviders = []*mockserver.Provider{mockserver.ReCAPTCHA}
+var suiteProviders = mockserver.Providers()
 
-func kindList() string {
+func kindList(t *Target) string {
 	var s []string
-	for _, k := range mockserver.ReCAPTCHA.KeyKinds() {
+	for _, k := range t.ProviderValue().KeyKinds() {
 		s = append(s, string(k))
 	}
 	return strings.Join(s, ", ")
@@ -219,9 +223,9 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 		case ep.Token.In == TokenInHeader:
 			p.errorf(path+".token.name", "required for a token in a header: the header name, e.g. X-Recaptcha-Token")
 		case ep.Body == BodyJSON:
-			ep.Token.Name = "gRecaptchaResponse"
+			ep.Token.Name = camelCase(t.ProviderValue().TokenField())
 		default:
-			ep.Token.Name = t.provider().TokenField()
+			ep.Token.Name = t.ProviderValue().TokenField()
 		}
 	} else if ep.Token.In == TokenInHeader && !validHeaderName(ep.Token.Name) {
 		p.errorf(path+".token.name", "%q is not a valid HTTP header name", ep.Token.Name)
@@ -237,21 +241,22 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 		if ep.Action == "" {
 			p.errorf(path+".action", "required for kind v3: the action the page passes to grecaptcha.execute, e.g. login")
 		}
-		if ep.MinScore == nil {
-			s := DefaultMinScore
-			ep.MinScore = &s
-		} else if s := *ep.MinScore; !(s >= 0 && s <= 1) {
-			p.errorf(path+".min_score", "%v is outside [0, 1]", s)
-		} else if math.Abs(s*1000-math.Round(s*1000)) > 1e-6 {
-			p.errorf(path+".min_score", "%v has more than three decimals; the suite mints scores to 0.001", s)
+		ep.MinScore = p.threshold(path+".min_score", ep.MinScore, DefaultMinScore)
+	case mockserver.HCaptchaEnterprise:
+		ep.MaxScore = p.threshold(path+".max_score", ep.MaxScore, DefaultMaxScore)
+	}
+	if t.Kind != "" {
+		if ep.Action != "" && t.Kind != mockserver.V3 && t.Kind != mockserver.TurnstileStandard {
+			p.errorf(path+".action", "only for kinds v3 and turnstile (this target is %s); remove it", t.Kind)
 		}
-	case "":
-	default:
-		if ep.Action != "" {
-			p.errorf(path+".action", "only for kind v3 (this target is %s); remove it", t.Kind)
+		if ep.CData != "" && t.Kind != mockserver.TurnstileStandard {
+			p.errorf(path+".cdata", "only for kind turnstile (this target is %s); remove it", t.Kind)
 		}
-		if ep.MinScore != nil {
+		if ep.MinScore != nil && t.Kind != mockserver.V3 {
 			p.errorf(path+".min_score", "only for kind v3 (this target is %s); remove it", t.Kind)
+		}
+		if ep.MaxScore != nil && t.Kind != mockserver.HCaptchaEnterprise {
+			p.errorf(path+".max_score", "only for kind hcaptcha-enterprise (this target is %s); remove it", t.Kind)
 		}
 	}
 	if t.Kind == mockserver.Android {
@@ -424,4 +429,32 @@ func (p *parser) validatePages(t *Target) {
 			p.errorf(path+".rejected.selector", "required: a CSS selector present after a rejected submission, e.g. \"#result.rejected\"")
 		}
 	}
+}
+
+// threshold validates a score threshold (or sets its default): in [0, 1],
+// at most three decimals.
+func (p *parser) threshold(path string, v *float64, def float64) *float64 {
+	if v == nil {
+		return &def
+	}
+	switch s := *v; {
+	case !(s >= 0 && s <= 1):
+		p.errorf(path, "%v is outside [0, 1]", s)
+	case math.Abs(s*1000-math.Round(s*1000)) > 1e-6:
+		p.errorf(path, "%v has more than three decimals; the suite mints scores to 0.001", s)
+	}
+	return v
+}
+
+// camelCase turns a widget's form field into the JSON name front ends use
+// for it: g-recaptcha-response is gRecaptchaResponse, h-captcha-response
+// hCaptchaResponse, cf-turnstile-response cfTurnstileResponse.
+func camelCase(field string) string {
+	parts := strings.Split(field, "-")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }
