@@ -15,15 +15,21 @@
 // stable IDs FLOW-001…):
 //
 //	FLOW-001 happy path: token, submit, verified once with the page's
-//	         sitekey, hostname and action, success shown (v3, v2)
-//	FLOW-002 resubmitting the same token is rejected (v3, v2): the request
-//	         that carried the token (form post, XHR or fetch) is sent again
-//	         exactly and the backend's answer judged
+//	         sitekey, hostname and action, success shown (every kind)
+//	FLOW-002 resubmitting the same token is rejected (every kind): the
+//	         request that carried the token (form post, XHR or fetch) is
+//	         sent again exactly and the backend's answer judged
 //	FLOW-003 token held past its lifetime: the mock's clock moves 3m between
 //	         load and submit; only a page that asks at submit time passes (v3)
 //	FLOW-004 a low scripted score shows a rejection, never success (v3)
-//	FLOW-005 v2 expiry: expired-callback runs and the page recovers (v2)
-//	FLOW-006 the page's action is the backend's (v3)
+//	FLOW-005 expiry: expired-callback runs and the page recovers (v2
+//	         checkbox, hCaptcha); the page posts the renewed token (Turnstile)
+//	FLOW-006 the page's action is the backend's (v3, Turnstile)
+//
+// Page kinds are reCAPTCHA's v3, v2-checkbox and v2-invisible, hCaptcha's
+// hcaptcha and hcaptcha-enterprise (the checkbox) and turnstile (the
+// managed widget); a flow that does not apply to a kind is skipped, saying
+// why (Flow.SkipReason).
 //
 // Submit requests: every tab records the page's form posts and its XHR and
 // fetch requests (with the backend's answers to the latter) through the

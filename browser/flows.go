@@ -28,7 +28,37 @@ type Flow struct {
 	Offline bool
 
 	run func(*flowRun) error
+	// notFor says why the flow does not apply to a page kind it leaves out,
+	// where "applies to ... pages" would not say enough.
+	notFor map[Kind]string
 }
+
+// SkipReason says why the flow does not apply to pages of kind k; empty
+// when it does.
+func (f Flow) SkipReason(k Kind) string {
+	if f.appliesTo(k) {
+		return ""
+	}
+	if why := f.notFor[k]; why != "" {
+		return why
+	}
+	return fmt.Sprintf("applies to %s pages", joinKinds(f.Kinds))
+}
+
+// Kinds of pages by widget, for the catalog below.
+var (
+	allKinds   = []Kind{KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile}
+	expiryKind = []Kind{KindV2Checkbox, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile}
+)
+
+// Why a flow leaves out the hCaptcha and Turnstile pages.
+const (
+	hcaptchaNoHold  = "an hCaptcha token comes from the user's click on the checkbox, not from page load; its expiry is FLOW-005's"
+	turnstileNoHold = "a Turnstile widget gets its token at render by design and renews it as it expires (300 s); FLOW-005 checks that the page posts the renewed token"
+	hcaptchaNoScore = "the hCaptcha stand-in scripts no score per page; the backend's Enterprise risk check is the conformance suite's (REJECT-016)"
+	noScore         = "the provider's tokens carry no score"
+	hcaptchaNoAct   = "hCaptcha tokens carry no action"
+)
 
 // LowScore is the score FLOW-004 scripts: one of the four levels real keys
 // return by default (wire-facts §1.6), well below the usual 0.5 threshold.
@@ -41,9 +71,10 @@ const HoldFor = mockserver.DefaultTokenLifetime + time.Minute
 var catalog = []Flow{
 	{
 		ID: "FLOW-001", Title: "happy path",
-		Checks: "The page gets a token, submits it, the backend verifies it exactly once (with the page's sitekey, hostname and, for v3, action) " +
-			"and the page shows success. On a v2 checkbox page the checkbox is clicked and the page's callback runs first.",
-		Kinds: []Kind{KindV3, KindV2Checkbox, KindV2Invisible},
+		Checks: "The page gets a token, submits it, the backend verifies it exactly once (with the page's sitekey, hostname and, for v3 and Turnstile, action) " +
+			"and the page shows success. On a v2 checkbox or hCaptcha page the checkbox is clicked and the page's callback runs first; " +
+			"on a Turnstile page the widget solves at render and its callback runs first.",
+		Kinds: allKinds,
 		run:   flowHappyPath,
 	},
 	{
@@ -52,7 +83,7 @@ var catalog = []Flow{
 			"tokens are single use, so the backend must verify again and refuse. The request that carried the token is captured (form post, XHR or fetch) " +
 			"and sent again exactly: a form post from the page, judged by what the page shows; an XHR or fetch request with the same method, URL, headers, " +
 			"cookies and body, judged by the backend's answer.",
-		Kinds: []Kind{KindV3, KindV2Checkbox, KindV2Invisible},
+		Kinds: allKinds,
 		run:   flowResubmit,
 	},
 	{
@@ -60,26 +91,32 @@ var catalog = []Flow{
 		Checks: "With the mock's clock advanced by " + HoldFor.String() + " between load and submit, the page must not post a token it got at load " +
 			"(expired after two minutes): a page that asks for its token at submit time passes.",
 		Kinds: []Kind{KindV3}, Offline: true,
-		run: flowHeldToken,
+		run:    flowHeldToken,
+		notFor: map[Kind]string{KindHCaptcha: hcaptchaNoHold, KindHCaptchaEnterprise: hcaptchaNoHold, KindTurnstile: turnstileNoHold},
 	},
 	{
 		ID: "FLOW-004", Title: "low score shows a rejection",
 		Checks: fmt.Sprintf("With the page's v3 score scripted to %v, the page shows a rejection, never success.", LowScore),
 		Kinds:  []Kind{KindV3}, Offline: true,
-		run: flowLowScore,
+		run:    flowLowScore,
+		notFor: map[Kind]string{KindHCaptcha: noScore, KindHCaptchaEnterprise: hcaptchaNoScore, KindTurnstile: noScore},
 	},
 	{
-		ID: "FLOW-005", Title: "v2 expiry: expired-callback fires and the page recovers",
-		Checks: "After the checkbox token expires (mock clock past its lifetime), the widget's expired-callback runs, " +
-			"and clicking the checkbox again and submitting is accepted.",
-		Kinds: []Kind{KindV2Checkbox}, Offline: true,
-		run: flowV2Expiry,
+		ID: "FLOW-005", Title: "expiry: the page reacts and recovers",
+		Checks: "After the widget's token expires (mock clock past the provider's lifetime: 2 min reCAPTCHA, 120 s hCaptcha, 300 s Turnstile), " +
+			"a checkbox page's expired-callback runs, and clicking the checkbox again and submitting is accepted. " +
+			"On a Turnstile page the widget renews the token itself (refresh-expired auto) or the page's expired-callback resets it, " +
+			"and submitting then posts the renewed token and is accepted.",
+		Kinds: expiryKind, Offline: true,
+		run: flowExpiry,
 	},
 	{
 		ID: "FLOW-006", Title: "page action matches the backend's",
-		Checks: "The action the page passes to grecaptcha.execute is the action the backend expects (the target's action for the page).",
-		Kinds:  []Kind{KindV3}, Offline: true,
-		run: flowActionMatch,
+		Checks: "The action the page passes to grecaptcha.execute (v3) or the Turnstile widget's data-action is the action the backend expects " +
+			"(the target's action for the page).",
+		Kinds: []Kind{KindV3, KindTurnstile}, Offline: true,
+		run:    flowActionMatch,
+		notFor: map[Kind]string{KindHCaptcha: hcaptchaNoAct, KindHCaptchaEnterprise: hcaptchaNoAct},
 	},
 }
 
@@ -118,14 +155,12 @@ func flowHappyPath(fr *flowRun) error {
 		return err
 	}
 	callbackNote := ""
-	if fr.page.Kind == KindV2Checkbox {
-		ran, err := fr.solveCheckbox()
-		if err != nil {
-			return err
-		}
-		if ran {
-			callbackNote = "; the page's callback ran"
-		}
+	ran, err := fr.solve()
+	if err != nil {
+		return err
+	}
+	if ran {
+		callbackNote = "; the page's callback ran"
 	}
 	out, err := fr.submit()
 	if err != nil {
@@ -146,7 +181,7 @@ func flowHappyPath(fr *flowRun) error {
 		if p := mintProblems(ms); p != "" {
 			return failf("the page showed success but %s", p)
 		}
-		return failf("the page showed success, but it never posted a token from the reCAPTCHA script and the backend never verified one")
+		return failf("the page showed success, but it never posted a token from the %s script and the backend never verified one", fr.page.Kind.provider())
 	}
 	switch n := countCalls(j, m.Token); {
 	case n == 0:
@@ -162,8 +197,11 @@ func flowHappyPath(fr *flowRun) error {
 		return failf("the token was minted for hostname %q, but the page is at %q", m.Hostname, h)
 	}
 	action := ""
-	if m.Kind == mockserver.V3 {
+	switch m.Kind {
+	case mockserver.V3:
 		action = fmt.Sprintf(", action %q", m.Action)
+	case mockserver.TurnstileStandard:
+		action = fmt.Sprintf(", action %q, cdata %q", m.Action, m.CData)
 	}
 	return passf("success%s; token %s (sitekey %s, hostname %q%s); %s", callbackNote, abbrev(m.Token), abbrev(m.SiteKey), m.Hostname, action,
 		describeVerifications(j, m.Token))
@@ -177,10 +215,8 @@ func flowResubmit(fr *flowRun) error {
 	if err := fr.fill(); err != nil {
 		return err
 	}
-	if fr.page.Kind == KindV2Checkbox {
-		if _, err := fr.solveCheckbox(); err != nil {
-			return err
-		}
+	if _, err := fr.solve(); err != nil {
+		return err
 	}
 	first, err := fr.submit()
 	if err != nil {
@@ -266,7 +302,7 @@ func flowHeldToken(fr *flowRun) error {
 		if p := mintProblems(ms); p != "" {
 			return fmt.Errorf("no token was posted: %s", p)
 		}
-		return fmt.Errorf("the page posted no token from the reCAPTCHA script (the page showed %s), so the check cannot run", describeOutcome(out))
+		return fmt.Errorf("the page posted no token from the captcha script (the page showed %s), so the check cannot run", describeOutcome(out))
 	}
 	if m.Time.Before(now.Add(-HoldFor / 2)) {
 		return failf("the page posted the token it got at page load, %v old on the mock's clock (lifetime %v): %s; the page showed %s. Ask for the token in the submit handler instead.",
@@ -299,7 +335,7 @@ func flowLowScore(fr *flowRun) error {
 	if ok && (m.Score == nil || *m.Score != LowScore) {
 		return fmt.Errorf("the scripted score did not apply: the page's token was minted on page %q with score %v", m.Page, m.Score)
 	}
-	detail := "the page posted no token from the reCAPTCHA script"
+	detail := "the page posted no token from the captcha script"
 	if ok {
 		detail = describeVerifications(j, m.Token)
 	}
@@ -312,20 +348,23 @@ func flowLowScore(fr *flowRun) error {
 	return passf("the page showed a rejection; %s", detail)
 }
 
-func flowV2Expiry(fr *flowRun) error {
+func flowExpiry(fr *flowRun) error {
 	fr.expected = "when the checkbox token expires, the page's expired-callback runs; clicking the checkbox again and submitting is accepted"
+	if fr.page.Kind == KindTurnstile {
+		fr.expected = "when the widget's token expires, the widget renews it (or the page's expired-callback resets the widget); submitting then posts the renewed token and is accepted"
+	}
 	if err := fr.open(); err != nil {
 		return err
 	}
 	if err := fr.fill(); err != nil {
 		return err
 	}
-	if _, err := fr.solveCheckbox(); err != nil {
+	if _, err := fr.solve(); err != nil {
 		return err
 	}
 	ms := tokens(fr.mints())
 	if len(ms) == 0 {
-		return errors.New("the checkbox is checked but no token was minted")
+		return errors.New("the widget is solved but no token was minted")
 	}
 	m := ms[len(ms)-1]
 	now, err := fr.mock.Advance(context.WithoutCancel(fr.ctx), m.ExpiresAt.Sub(m.Time)+time.Second)
@@ -345,11 +384,14 @@ func flowV2Expiry(fr *flowRun) error {
 	if res.Expired == 0 {
 		return errors.New("no widget held a token that had expired on the mock's clock")
 	}
+	if fr.page.Kind == KindTurnstile {
+		return fr.turnstileRenewal(m, now, res.Callbacks)
+	}
 	if res.Callbacks == 0 {
 		state := ""
 		disabled, err := evaluate[bool](fr.ctx, time.Second, fmt.Sprintf(`(function(){var e=document.querySelector(%s);return !!e && !!e.disabled;})()`, js(fr.page.Submit)))
 		if err == nil && !disabled {
-			state = " The submit control is still enabled, and the widget has cleared g-recaptcha-response, so a user who submits now posts an empty token."
+			state = fmt.Sprintf(" The submit control is still enabled, and the widget has cleared %s, so a user who submits now posts an empty token.", fr.page.Kind.provider().TokenField())
 		}
 		return failf("the page registered no expired-callback: when the token expired nothing on the page reacted.%s Handle expiry with data-expired-callback (or the expired-callback render parameter).", state)
 	}
@@ -379,6 +421,9 @@ func flowActionMatch(fr *flowRun) error {
 	if err := fr.fill(); err != nil {
 		return err
 	}
+	if _, err := fr.solve(); err != nil {
+		return err
+	}
 	out, err := fr.submit()
 	if err != nil {
 		return err
@@ -388,7 +433,7 @@ func flowActionMatch(fr *flowRun) error {
 		if p := mintProblems(fr.mints()); p != "" {
 			return fmt.Errorf("no token was minted: %s", p)
 		}
-		return errors.New("the page never called grecaptcha.execute, so its action is unknown")
+		return errors.New("the page's widget minted no token (no grecaptcha.execute, no Turnstile render), so its action is unknown")
 	}
 	var wrong []string
 	for _, m := range ms {
@@ -404,6 +449,50 @@ func flowActionMatch(fr *flowRun) error {
 	return passf("the page executes action %q", fr.page.Action)
 }
 
+// turnstileRenewal is FLOW-005's end on a Turnstile page, once the token
+// has expired at now (callbacks: how many expired-callbacks ran): the
+// widget renews the token (refresh-expired "auto"), or the page's
+// expired-callback resets the widget; then the page must post the renewed
+// token, not the expired one or none.
+func (fr *flowRun) turnstileRenewal(old mockserver.Mint, now time.Time, callbacks int) error {
+	field := fr.page.Kind.provider().TokenField()
+	if err := fr.settle(); err != nil {
+		return err
+	}
+	renewed := func() bool {
+		for _, m := range tokens(fr.mints()) {
+			if !m.Time.Before(now) {
+				return true
+			}
+		}
+		return false
+	}
+	if callbacks == 0 && !renewed() {
+		return failf("when the token expired the page registered no expired-callback and the widget did not renew the token (refresh-expired is not \"auto\"): "+
+			"nothing on the page reacted, and the widget has cleared %s, so a user who submits now posts an empty token. "+
+			"Keep refresh-expired \"auto\", or handle data-expired-callback (turnstile.reset).", field)
+	}
+	if _, err := fr.waitWidgetToken(); err != nil {
+		return fmt.Errorf("after expiry (expired-callback ran %d time(s)): %w", callbacks, err)
+	}
+	fr.step("the widget holds a renewed token")
+	out, err := fr.submit()
+	if err != nil {
+		return fmt.Errorf("after expiry: %w", err)
+	}
+	all, j := fr.mints(), fr.journal()
+	sm, ok := fr.submittedMint(all, j)
+	if ok && sm.Token == old.Token {
+		return failf("after expiry the widget renewed its token, but the page posted the expired one it got at load (minted %v before the renewal): %s; the page showed %s. "+
+			"Post the widget's current %s (or take the token from every callback).",
+			now.Sub(sm.Time).Round(time.Second), describeVerifications(j, sm.Token), describeOutcome(out), field)
+	}
+	if out != outcomeSuccess {
+		return failf("after expiry the token was renewed, but submitting showed %s; %s", describeOutcome(out), fr.diagnose(all, j, sm, ok))
+	}
+	return passf("the token expired (expired-callback ran %d time(s)), the widget renewed it, and the page posted the renewed token: accepted", callbacks)
+}
+
 // diagnose explains why a submission was not accepted, from what the mock
 // saw.
 func (fr *flowRun) diagnose(ms []mockserver.Mint, j []mockserver.Request, m mockserver.Mint, ok bool) string {
@@ -412,12 +501,12 @@ func (fr *flowRun) diagnose(ms []mockserver.Mint, j []mockserver.Request, m mock
 	}
 	if !ok {
 		if len(j) == 0 {
-			return "the page posted no token from the reCAPTCHA script and the backend never called siteverify"
+			return "the page posted no token from the captcha script and the backend never called siteverify"
 		}
-		return "the page posted no token from the reCAPTCHA script; " + describeVerifications(j, "")
+		return "the page posted no token from the captcha script; " + describeVerifications(j, "")
 	}
 	d := describeVerifications(j, m.Token)
-	if fr.page.Kind == KindV3 && fr.page.Action != "" && m.Action != fr.page.Action {
+	if (fr.page.Kind == KindV3 || fr.page.Kind == KindTurnstile) && fr.page.Action != "" && m.Action != fr.page.Action {
 		d += fmt.Sprintf("; the page executed action %q but the backend expects %q (see FLOW-006)", m.Action, fr.page.Action)
 	}
 	if len(fr.page.Hostnames) > 0 && !slices.ContainsFunc(fr.page.Hostnames, func(h string) bool { return strings.EqualFold(h, m.Hostname) }) {

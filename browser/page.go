@@ -6,9 +6,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/siteverify/siteverify/mockserver"
 )
 
-// Kind is the kind of reCAPTCHA integration a page has.
+// Kind is the kind of captcha integration a page has: its widget.
 type Kind string
 
 // Page kinds.
@@ -24,8 +26,40 @@ const (
 	KindV2Invisible Kind = "v2-invisible"
 )
 
+// Page kinds of the other providers: the key kinds of hCaptcha and
+// Turnstile, whose widget the page renders.
+const (
+	// KindHCaptcha is an hCaptcha checkbox page: the widget fills
+	// h-captcha-response once its checkbox is clicked, and calls
+	// data-callback.
+	KindHCaptcha Kind = "hcaptcha"
+	// KindHCaptchaEnterprise is the same widget on an hCaptcha Enterprise
+	// site (the backend also checks the risk score).
+	KindHCaptchaEnterprise Kind = "hcaptcha-enterprise"
+	// KindTurnstile is a Cloudflare Turnstile page: the managed widget
+	// solves at render, fills cf-turnstile-response and calls
+	// data-callback; its token is bound to the widget's action and cdata.
+	KindTurnstile Kind = "turnstile"
+)
+
 // Kinds lists the page kinds.
-func Kinds() []Kind { return []Kind{KindV3, KindV2Checkbox, KindV2Invisible} }
+func Kinds() []Kind {
+	return []Kind{KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile}
+}
+
+// provider is the provider whose widget a page of kind k renders.
+func (k Kind) provider() *mockserver.Provider {
+	if p := mockserver.KeyKind(k).Provider(); p != nil {
+		return p
+	}
+	return mockserver.ReCAPTCHA
+}
+
+// checkboxWidget reports whether the user solves the page's widget by
+// clicking a checkbox: reCAPTCHA v2 checkbox and hCaptcha.
+func (k Kind) checkboxWidget() bool {
+	return k == KindV2Checkbox || k == KindHCaptcha || k == KindHCaptchaEnterprise
+}
 
 // Match says what an outcome looks like on the page: an element matching a
 // CSS selector, optionally containing some text.
@@ -39,6 +73,10 @@ type Match struct {
 // DefaultCheckbox is the CSS selector of the mock widget's checkbox.
 const DefaultCheckbox = ".recaptcha-checkbox"
 
+// DefaultHCaptchaCheckbox is the CSS selector of the hCaptcha stand-in's
+// checkbox, the default on hCaptcha pages.
+const DefaultHCaptchaCheckbox = ".hcaptcha-checkbox"
+
 // Page is one form page of the application under test and what its
 // outcomes look like.
 type Page struct {
@@ -46,7 +84,9 @@ type Page struct {
 	Name string `json:"name" yaml:"name"`
 	// URL is the page's address, e.g. "http://127.0.0.1:8080/login".
 	URL string `json:"url" yaml:"url"`
-	// Kind is the page's widget: "v3", "v2-checkbox" or "v2-invisible".
+	// Kind is the page's widget: "v3", "v2-checkbox" or "v2-invisible"
+	// (reCAPTCHA), "hcaptcha" or "hcaptcha-enterprise" (the hCaptcha
+	// checkbox), "turnstile" (the Turnstile managed widget).
 	Kind Kind `json:"kind" yaml:"kind"`
 	// Form is the CSS selector of the form, e.g. "#login-form"; empty means
 	// the first form on the page.
@@ -62,8 +102,9 @@ type Page struct {
 	// "#result.rejected"}. When empty, any outcome that is not Success counts
 	// as a rejection once the page has navigated.
 	Rejected Match `json:"rejected,omitzero" yaml:"rejected,omitempty"`
-	// Action is the v3 action the backend expects, e.g. "login". Empty skips
-	// FLOW-006 (action mismatch) for this page.
+	// Action is the action the backend expects, e.g. "login": the v3
+	// page's execute action, the Turnstile widget's data-action. Empty
+	// skips FLOW-006 (action mismatch) for this page.
 	Action string `json:"action,omitempty" yaml:"action,omitempty"`
 	// SiteKey is the sitekey the page must use; empty means any registered
 	// sitekey. In staging mode it is the staging sitekey.
@@ -72,8 +113,9 @@ type Page struct {
 	// ["localhost"]; when set, a rejection of a page served from another
 	// hostname says so. Empty means unknown.
 	Hostnames []string `json:"hostnames,omitempty" yaml:"hostnames,omitempty"`
-	// Checkbox is the CSS selector of the v2 checkbox; empty means
-	// DefaultCheckbox, the mock widget's.
+	// Checkbox is the CSS selector of the v2 or hCaptcha checkbox; empty
+	// means the mock widget's: DefaultCheckbox, or DefaultHCaptchaCheckbox
+	// on hCaptcha pages.
 	Checkbox string `json:"checkbox,omitempty" yaml:"checkbox,omitempty"`
 }
 
@@ -93,7 +135,7 @@ func (p Page) Validate() error {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fail("url %q is not an absolute http(s) URL such as http://127.0.0.1:8080/login", p.URL)
 	case !slices.Contains(Kinds(), p.Kind):
-		return fail("kind %q: want %s, %s or %s", p.Kind, KindV3, KindV2Checkbox, KindV2Invisible)
+		return fail("kind %q: want %s, %s, %s, %s, %s or %s", p.Kind, KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile)
 	case strings.TrimSpace(p.Submit) == "":
 		return fail("submit: the CSS selector of the submit control is required, e.g. \"#submit\"")
 	case strings.TrimSpace(p.Success.Selector) == "":
@@ -105,6 +147,9 @@ func (p Page) Validate() error {
 func (p Page) checkbox() string {
 	if p.Checkbox != "" {
 		return p.Checkbox
+	}
+	if p.Kind.provider() == mockserver.HCaptcha {
+		return DefaultHCaptchaCheckbox
 	}
 	return DefaultCheckbox
 }

@@ -293,7 +293,7 @@ func runFlow(ctx context.Context, b *Browser, cfg Config, p Page, f Flow) (res R
 	res = Result{ID: f.ID, Title: f.Title, Page: p.Name, URL: p.URL, Kind: p.Kind}
 	switch {
 	case !f.appliesTo(p.Kind):
-		res.Status, res.Actual = Skipped, fmt.Sprintf("applies to %s pages", joinKinds(f.Kinds))
+		res.Status, res.Actual = Skipped, f.SkipReason(p.Kind)
 		return res
 	case cfg.Staging && (f.Offline || p.Kind != KindV3):
 		res.Status, res.Actual = Skipped, "needs the mock (its clock, scripted scores or widget); runs offline only"

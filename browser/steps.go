@@ -94,7 +94,7 @@ func js(v any) string {
 }
 
 // open loads the page and waits until it has settled: loaded, and the
-// reCAPTCHA script (if the page loaded it) idle, so a page that fetches its
+// captcha script (if the page loaded it) idle, so a page that fetches its
 // token at load time has it.
 func (fr *flowRun) open() error {
 	fr.step("open %s", fr.page.URL)
@@ -143,7 +143,7 @@ func (fr *flowRun) settle() error {
 			if err != nil {
 				return fmt.Errorf("wait for the page to settle: %w", err)
 			}
-			return fmt.Errorf("wait for the page to settle: the reCAPTCHA script still had a token request in flight after %v", settleTimeout)
+			return fmt.Errorf("wait for the page to settle: the captcha script still had a token request in flight after %v", settleTimeout)
 		}
 		time.Sleep(pollEvery)
 	}
@@ -172,7 +172,7 @@ func (fr *flowRun) fill() error {
 // widgetEvents returns the mock script's event log (empty in staging mode).
 type widgetEvent struct {
 	Type   string          `json:"type"`
-	Widget *int            `json:"widget"`
+	Widget any             `json:"widget"` // a number (reCAPTCHA) or a string (hCaptcha, Turnstile)
 	Detail json.RawMessage `json:"detail"`
 }
 
@@ -194,13 +194,61 @@ func countEvents(evs []widgetEvent, typ string) int {
 	return n
 }
 
+// solve gets the page's widget a token the way a user does: clicks the
+// checkbox of a v2 checkbox or hCaptcha page, waits for the Turnstile
+// widget, which solves at render; nothing for v3 and v2 invisible pages,
+// which ask at submit. It reports whether the page's callback ran.
+func (fr *flowRun) solve() (callback bool, err error) {
+	switch {
+	case fr.page.Kind.checkboxWidget():
+		return fr.solveCheckbox()
+	case fr.page.Kind == KindTurnstile:
+		return fr.waitWidgetToken()
+	}
+	return false, nil
+}
+
+// waitWidgetToken waits until a widget on the page holds a token (the
+// Turnstile widget solves at render, and again when it renews an expired
+// token). It reports whether the page's callback had run by then.
+func (fr *flowRun) waitWidgetToken() (callback bool, err error) {
+	fr.step("wait for the widget's token")
+	expr := `(function(){var h=window.__siteverify;return !!h && !!h.widgets && h.widgets().some(function(x){return !!x.response;});})()`
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ok, err := evaluate[bool](fr.ctx, time.Second, expr)
+		if err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) || fr.ctx.Err() != nil {
+			msg := "the widget got no token within " + stepTimeout.String()
+			for _, e := range fr.widgetEvents() {
+				if e.Type == "error" {
+					msg += "; the widget reported an error: " + strings.Trim(string(e.Detail), `"`)
+				}
+			}
+			if p := mintProblems(fr.mints()); p != "" {
+				msg += "; " + p
+			}
+			return false, errors.New(msg)
+		}
+		time.Sleep(pollEvery)
+	}
+	if err := fr.settle(); err != nil { // the callback runs after the token is set
+		return false, err
+	}
+	n := countEvents(fr.widgetEvents(), "callback")
+	fr.step("the widget holds a token; callback ran %d time(s)", n)
+	return n > 0, nil
+}
+
 // solveCheckbox clicks the v2 checkbox and waits until it is checked, i.e.
 // the widget got a token. It reports whether the page's callback ran.
 func (fr *flowRun) solveCheckbox() (callback bool, err error) {
 	sel := fr.page.checkbox()
 	before := countEvents(fr.widgetEvents(), "callback")
 	fr.step("click the checkbox %s", sel)
-	if err := fr.within(stepTimeout, "click the reCAPTCHA checkbox "+sel, chromedp.Click(chromedp.CSS(sel))); err != nil {
+	if err := fr.within(stepTimeout, "click the "+fr.page.Kind.provider().String()+" checkbox "+sel, chromedp.Click(chromedp.CSS(sel))); err != nil {
 		return false, err
 	}
 	expr := fmt.Sprintf(`(function(){var e=document.querySelector(%s);return !!e && e.getAttribute("aria-checked")==="true";})()`, js(sel))
