@@ -318,7 +318,7 @@ func pagesFromTarget(t *target.Target, site mockserver.Site) []browser.Page {
 			SiteKey:   site.SiteKey,
 			Hostnames: hostnames,
 		}
-		if kind == browser.KindV3 {
+		if kind == browser.KindV3 || kind == browser.KindTurnstile { // the kinds whose tokens carry an action
 			bp.Action = action
 		}
 		out = append(out, bp)

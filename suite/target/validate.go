@@ -406,10 +406,11 @@ func (p *parser) validatePages(t *Target) {
 			pg.Kind = t.Kind
 		}
 		switch pg.Kind {
-		case mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible:
+		case mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible,
+			mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise, mockserver.TurnstileStandard:
 		case "":
 		default:
-			p.errorf(path+".kind", "browser flows support v3, v2-checkbox and v2-invisible, not %q", pg.Kind)
+			p.errorf(path+".kind", "browser flows support v3, v2-checkbox, v2-invisible, hcaptcha, hcaptcha-enterprise and turnstile, not %q", pg.Kind)
 		}
 		if pg.Form == "" {
 			p.errorf(path+".form", "required: the CSS selector of the form, e.g. \"#login-form\"")
