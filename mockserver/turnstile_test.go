@@ -2,8 +2,10 @@ package mockserver_test
 
 import (
 	"bytes"
+	"cmp"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,7 +228,15 @@ func TestTurnstileLostAnswer(t *testing.T) {
 			retry = tsPost(t, s, "secret", site.Secret, "response", tok)
 			wantCodes(t, retry, mockserver.CodeTimeoutOrDuplicate)
 		}
-		e := journal(t, s).ForToken(tok)
+		// The reset call is journaled when its handler returns, which can be
+		// after the client has seen the reset and retried.
+		var e []mockserver.Request
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if e = journal(t, s).ForToken(tok); len(e) >= 2 || time.Now().After(deadline) {
+				break
+			}
+		}
+		slices.SortFunc(e, func(a, b mockserver.Request) int { return cmp.Compare(a.Time.UnixNano(), b.Time.UnixNano()) })
 		if len(e) != 2 || e[0].Outcome != "rule "+e[0].Rule+": verified, then fault reset (verified: success)" {
 			t.Errorf("journal: %+v", e)
 		}

@@ -59,10 +59,20 @@ func (c Case) AppliesTo(k mockserver.KeyKind) bool {
 	return c.Kinds == nil || slices.Contains(c.Kinds, k)
 }
 
-// KindsString lists the kinds the case applies to, "all" for every kind.
+// KindsString lists the kinds the case applies to: "all" for every kind,
+// "all but android" when it is shorter than the list.
 func (c Case) KindsString() string {
 	if c.Kinds == nil {
 		return "all"
+	}
+	var missing []string
+	for _, k := range mockserver.KeyKinds() {
+		if !slices.Contains(c.Kinds, k) {
+			missing = append(missing, string(k))
+		}
+	}
+	if len(missing) < len(c.Kinds) {
+		return "all but " + strings.Join(missing, ", ")
 	}
 	s := make([]string, len(c.Kinds))
 	for i, k := range c.Kinds {

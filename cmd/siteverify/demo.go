@@ -170,17 +170,63 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 		}
 		doc.Runs = append(doc.Runs, htmlreport.Run{Name: v.name, Description: v.description, Expectation: v.expectation, Conform: &conf, Browse: &flows})
 		c := flows.Counts()
-		fmt.Fprintf(stdout, "%-18s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
+		fmt.Fprintf(stdout, "%-28s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
 			v.name+":", conf.SummaryLine(), c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
 		if failed := conf.Failed(); len(failed) > 0 {
-			fmt.Fprintf(stdout, "%-18s failed cases: %s\n", "", strings.Join(failed, ", "))
+			fmt.Fprintf(stdout, "%-28s failed cases: %s\n", "", strings.Join(failed, ", "))
 		}
 		var failedFlows []string
 		for _, r := range flows.NotOK() {
 			failedFlows = append(failedFlows, r.ID+" on "+r.Page)
 		}
 		if len(failedFlows) > 0 {
-			fmt.Fprintf(stdout, "%-18s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
+			fmt.Fprintf(stdout, "%-28s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
+		}
+	}
+
+	ref, bad := doc.Runs[0], doc.Runs[1]
+	refOK := ref.Conform.Passed() && ref.Browse.OK() && ref.Conform.Summary.Warnings == 0
+	badCaught := len(cfg.flaws) == 0 || !bad.Conform.Passed() || !bad.Browse.OK() || bad.Conform.Summary.Warnings > 0
+
+	// hCaptcha and Turnstile: the catalog against the reference backend of
+	// each, correct and with that provider's own flaws.
+	for _, pv := range providerDemos {
+		tpl, err := builtinTarget(pv.target)
+		if err != nil {
+			return fail("%v", err)
+		}
+		for _, flawed := range []bool{false, true} {
+			name, flaws := pv.title+" reference backend", []refbackend.Flaw(nil)
+			desc, expect := pv.description, "A correct integration: every case that applies should pass."
+			if flawed {
+				name, flaws = pv.title+" flawed backend", pv.flaws
+				desc = "The same backend with deliberate bugs: " + strings.ReplaceAll(joinFlaws(flaws), ",", ", ") + "."
+				expect = "Each bug should show up as the cases it breaks."
+			}
+			conf, flows, err := demoProvider(ctx, mock, b, tpl, name, flaws, prog)
+			prog.clear()
+			if err != nil {
+				return fail("%s: %v", name, err)
+			}
+			doc.Runs = append(doc.Runs, htmlreport.Run{Name: name, Description: desc, Expectation: expect, Conform: &conf, Browse: &flows})
+			c := flows.Counts()
+			fmt.Fprintf(stdout, "%-28s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
+				name+":", conf.SummaryLine(), c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
+			if failed := conf.Failed(); len(failed) > 0 {
+				fmt.Fprintf(stdout, "%-28s failed cases: %s\n", "", strings.Join(failed, ", "))
+			}
+			var failedFlows []string
+			for _, r := range flows.NotOK() {
+				failedFlows = append(failedFlows, r.ID+" on "+r.Page)
+			}
+			if len(failedFlows) > 0 {
+				fmt.Fprintf(stdout, "%-28s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
+			}
+			if ok := conf.Passed() && flows.OK() && conf.Summary.Warnings == 0; flawed && ok {
+				badCaught = false
+			} else if !flawed && !ok {
+				refOK = false
+			}
 		}
 	}
 
@@ -189,20 +235,65 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	}
 	abs, _ := filepath.Abs(cfg.html)
 	fmt.Fprintf(stdout, "report: %s\n", abs)
-
-	ref, bad := doc.Runs[0], doc.Runs[1]
-	refOK := ref.Conform.Passed() && ref.Browse.OK() && ref.Conform.Summary.Warnings == 0
-	badCaught := len(cfg.flaws) == 0 || !bad.Conform.Passed() || !bad.Browse.OK() || bad.Conform.Summary.Warnings > 0
 	switch {
 	case !refOK:
-		fmt.Fprintln(stdout, "demo: the reference backend did not pass everything; see the report")
+		fmt.Fprintln(stdout, "demo: a reference backend did not pass everything; see the report")
 		return exitFail
 	case !badCaught:
-		fmt.Fprintln(stdout, "demo: the flawed backend passed everything; its flaws went unnoticed")
+		fmt.Fprintln(stdout, "demo: a flawed backend passed everything; its flaws went unnoticed")
 		return exitFail
 	}
-	fmt.Fprintln(stdout, "demo: the reference backend passed everything and every flawed variant was caught. Open the report to see why each failure failed.")
+	fmt.Fprintln(stdout, "demo: every reference backend passed everything and every flawed variant was caught. Open the report to see why each failure failed.")
 	return exitOK
+}
+
+// providerDemos are the demo's hCaptcha and Turnstile runs.
+var providerDemos = []struct {
+	title, target, description string
+	flaws                      []refbackend.Flaw
+}{
+	{"hCaptcha", "refbackend-hcaptcha-enterprise.yaml",
+		"The built-in reference integration (Go) for hCaptcha Enterprise: it sends its sitekey, reads the risk score on hCaptcha's scale (1 is a bot), checks the hostname, verifies each token once and fails closed.",
+		[]refbackend.Flaw{refbackend.FlawScoreNotInverted, refbackend.FlawNoSitekey}},
+	{"Turnstile", "refbackend-turnstile.yaml",
+		"The built-in reference integration (Go) for Cloudflare Turnstile: it checks hostname, action and cdata, verifies each token once, retries a lost answer once with the same idempotency_key and fails closed.",
+		[]refbackend.Flaw{refbackend.FlawNoCDataCheck, refbackend.FlawRetryWithoutKey}},
+}
+
+// demoProvider serves the reference backend of tpl with the given flaws,
+// runs the catalog against it and the browser flows against its page.
+func demoProvider(ctx context.Context, mock *mockserver.Server, b *browser.Browser, tpl *target.Target, name string,
+	flaws []refbackend.Flaw, prog *progress) (suite.Report, browser.Report, error) {
+	be, err := startDemoBackend(mock, tpl, name, flaws)
+	if err != nil {
+		return suite.Report{}, browser.Report{}, err
+	}
+	defer be.stop()
+	cases, err := suite.Select(nil, "")
+	if err != nil {
+		return suite.Report{}, browser.Report{}, err
+	}
+	n := 0
+	conf, err := suite.Run(ctx, suite.Config{Target: be.target, Mock: mock, OnResult: func(r suite.Result) {
+		n++
+		prog.step("conformance: "+name, n, len(cases), r.ID+" "+r.Title)
+	}})
+	if err != nil {
+		return conf, browser.Report{}, fmt.Errorf("conformance run: %w", err)
+	}
+	t := be.target
+	pages := pagesFromTarget(t, mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind})
+	total := len(browser.Flows()) * len(pages)
+	n = 0
+	flows, err := browser.Run(ctx, browser.Config{Mock: mock, Browser: b, Pages: pages, Logf: func(format string, args ...any) {
+		n++
+		prog.step("browser flows: "+name, n, total, fmt.Sprintf(format, args...))
+	}})
+	if err != nil {
+		return conf, flows, fmt.Errorf("browser flows: %w", err)
+	}
+	conf.TargetOutput = be.output.String()
+	return conf, flows, nil
 }
 
 // builtinTarget is an embedded target file of the reference backend.
@@ -232,7 +323,8 @@ func startDemoBackend(mock *mockserver.Server, tpl *target.Target, name string, 
 	if err != nil {
 		return nil, fmt.Errorf("listen for the backend: %w", err)
 	}
-	t, err := tpl.Expand(target.Vars{VerifyURL: mock.VerifyURL(), MockURL: mock.URL(),
+	verifyURL := mock.URL() + tpl.ProviderValue().VerifyPath()
+	t, err := tpl.Expand(target.Vars{VerifyURL: verifyURL, MockURL: mock.URL(),
 		Secret: tpl.Secret, SiteKey: tpl.SiteKey, Port: ln.Addr().(*net.TCPAddr).Port})
 	if err != nil {
 		ln.Close()
@@ -245,10 +337,14 @@ func startDemoBackend(mock *mockserver.Server, tpl *target.Target, name string, 
 	if ep.MinScore != nil {
 		minScore = *ep.MinScore
 	}
+	maxScore := target.DefaultMaxScore
+	if ep.MaxScore != nil {
+		maxScore = *ep.MaxScore
+	}
 	b := &demoBackend{target: t}
 	handler, err := refbackend.New(refbackend.Config{
-		VerifyURL: mock.VerifyURL(), Secret: t.Secret, SiteKey: t.SiteKey, Kind: string(t.Kind),
-		Action: ep.Action, MinScore: minScore, Hostnames: ep.Hostnames, Outage: t.Outage.Policy,
+		VerifyURL: verifyURL, Secret: t.Secret, SiteKey: t.SiteKey, Kind: string(t.Kind),
+		Action: ep.Action, CData: ep.CData, MinScore: minScore, MaxScore: maxScore, Hostnames: ep.Hostnames, Outage: t.Outage.Policy,
 		Timeout: 2 * time.Second, Flaws: flaws,
 		Logger: slog.New(slog.NewTextHandler(&b.output, nil)),
 	})
