@@ -193,31 +193,7 @@ func (hcaptcha) check(vr *verifyRequest, site Site) (verdict, bool) {
 }
 
 func (hcaptcha) errorCodes(v *verdict) []string {
-	switch v.outcome {
-	case outcomeMissing:
-		// Response first, then secret, as recorded for an empty body (§3.3).
-		var codes []string
-		if v.missingResponse {
-			codes = append(codes, CodeMissingInputResponse)
-		}
-		if v.missingSecret {
-			codes = append(codes, CodeMissingInputSecret)
-		}
-		return codes
-	case outcomeInvalidSecret:
-		return []string{CodeInvalidInputSecret}
-	case outcomeInvalidResponse:
-		return []string{CodeInvalidInputResponse}
-	case outcomeExpired:
-		return []string{CodeExpiredInputResponse}
-	case outcomeDuplicate:
-		return []string{CodeAlreadySeenResponse}
-	case outcomeBadRequest:
-		return []string{CodeBadRequest}
-	case outcomeCodes:
-		return v.codes
-	}
-	return nil
+	return sharedErrorCodes(v, CodeExpiredInputResponse, CodeAlreadySeenResponse)
 }
 
 // appendAnswer writes hCaptcha's compact layout in the recorded field order

@@ -128,6 +128,37 @@ func (p *Provider) TokenLifetime() time.Duration { return p.tokenLifetime }
 // provider documents (every Server knows it).
 func (p *Provider) TestSite() Site { return p.testSite() }
 
+// sharedErrorCodes maps a failed verdict to the wire codes the providers
+// share, with the provider's own codes for an expired and a replayed token.
+// Both parameters missing: response first, then secret, as Google and
+// hCaptcha answer an empty request (wire-facts §1.2, §3.3).
+func sharedErrorCodes(v *verdict, expired, duplicate string) []string {
+	switch v.outcome {
+	case outcomeMissing:
+		var codes []string
+		if v.missingResponse {
+			codes = append(codes, CodeMissingInputResponse)
+		}
+		if v.missingSecret {
+			codes = append(codes, CodeMissingInputSecret)
+		}
+		return codes
+	case outcomeInvalidSecret:
+		return []string{CodeInvalidInputSecret}
+	case outcomeInvalidResponse:
+		return []string{CodeInvalidInputResponse}
+	case outcomeExpired:
+		return []string{expired}
+	case outcomeDuplicate:
+		return []string{duplicate}
+	case outcomeBadRequest:
+		return []string{CodeBadRequest}
+	case outcomeCodes:
+		return v.codes
+	}
+	return nil
+}
+
 // dialect is the part of a Provider that reads requests, applies the
 // provider's own checks and renders answers.
 type dialect interface {

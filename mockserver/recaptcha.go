@@ -97,30 +97,8 @@ func (recaptcha) check(*verifyRequest, Site) (verdict, bool) { return verdict{},
 func (recaptcha) serverHeader() string { return "GSE" }
 
 func (recaptcha) errorCodes(v *verdict) []string {
-	switch v.outcome {
-	case outcomeMissing:
-		// Both missing: response first, then secret, as Google answers an
-		// empty request (wire-facts §1.2).
-		var codes []string
-		if v.missingResponse {
-			codes = append(codes, CodeMissingInputResponse)
-		}
-		if v.missingSecret {
-			codes = append(codes, CodeMissingInputSecret)
-		}
-		return codes
-	case outcomeInvalidSecret:
-		return []string{CodeInvalidInputSecret}
-	case outcomeInvalidResponse:
-		return []string{CodeInvalidInputResponse}
-	case outcomeExpired, outcomeDuplicate:
-		return []string{CodeTimeoutOrDuplicate}
-	case outcomeBadRequest:
-		return []string{CodeBadRequest}
-	case outcomeCodes:
-		return v.codes
-	}
-	return nil
+	// One code for an expired and a replayed token (wire-facts §1.3).
+	return sharedErrorCodes(v, CodeTimeoutOrDuplicate, CodeTimeoutOrDuplicate)
 }
 
 // appendAnswer writes Google's layout: pretty-printed with two-space indent,

@@ -207,29 +207,8 @@ func (turnstile) testVerdict(vr *verifyRequest, now time.Time) (verdict, bool) {
 func (turnstile) check(*verifyRequest, Site) (verdict, bool) { return verdict{}, false }
 
 func (turnstile) errorCodes(v *verdict) []string {
-	switch v.outcome {
-	case outcomeMissing:
-		// Not recorded; both, as the others answer (§4.4 [uncertain]).
-		var codes []string
-		if v.missingResponse {
-			codes = append(codes, CodeMissingInputResponse)
-		}
-		if v.missingSecret {
-			codes = append(codes, CodeMissingInputSecret)
-		}
-		return codes
-	case outcomeInvalidSecret:
-		return []string{CodeInvalidInputSecret}
-	case outcomeInvalidResponse:
-		return []string{CodeInvalidInputResponse}
-	case outcomeExpired, outcomeDuplicate:
-		return []string{CodeTimeoutOrDuplicate}
-	case outcomeBadRequest:
-		return []string{CodeBadRequest}
-	case outcomeCodes:
-		return v.codes
-	}
-	return nil
+	// Both missing parameters listed, as the others answer (§4.4 [uncertain]).
+	return sharedErrorCodes(v, CodeTimeoutOrDuplicate, CodeTimeoutOrDuplicate)
 }
 
 // appendAnswer writes Turnstile's compact layout in the order of a recorded
