@@ -15,7 +15,11 @@ import (
 
 // HCaptcha is hCaptcha (publisher and Enterprise keys) at
 // https://api.hcaptcha.com/siteverify.
-var HCaptcha = &Provider{
+var HCaptcha = hcaptchaProvider
+
+// hcaptchaProvider is HCaptcha's wire, declared here so that go doc shows the
+// exported value, not its fields.
+var hcaptchaProvider = &Provider{
 	name:       "hcaptcha",
 	title:      "hCaptcha",
 	verifyPath: HCaptchaVerifyPath,

@@ -13,7 +13,11 @@ import (
 
 // ReCAPTCHA is Google reCAPTCHA (v2, v3 and Android keys) at
 // https://www.google.com/recaptcha/api/siteverify.
-var ReCAPTCHA = &Provider{
+var ReCAPTCHA = recaptchaProvider
+
+// recaptchaProvider is ReCAPTCHA's wire, declared here so that go doc shows the
+// exported value, not its fields.
+var recaptchaProvider = &Provider{
 	name:          "recaptcha",
 	title:         "Google reCAPTCHA",
 	verifyPath:    VerifyPath,

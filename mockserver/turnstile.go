@@ -18,7 +18,11 @@ import (
 
 // Turnstile is Cloudflare Turnstile at
 // https://challenges.cloudflare.com/turnstile/v0/siteverify.
-var Turnstile = &Provider{
+var Turnstile = turnstileProvider
+
+// turnstileProvider is Turnstile's wire, declared here so that go doc shows the
+// exported value, not its fields.
+var turnstileProvider = &Provider{
 	name:          "turnstile",
 	title:         "Cloudflare Turnstile",
 	verifyPath:    TurnstileVerifyPath,
