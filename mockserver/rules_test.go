@@ -109,8 +109,13 @@ func TestRuleFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			timeout := 300 * time.Millisecond
-			if tt.rule.Fault == "" {
+			// Seconds for an answer, so a loaded machine does not turn one
+			// into a timeout; the hang is meant to time out, quickly.
+			timeout := 10 * time.Second
+			switch {
+			case tt.rule.Fault == mockserver.FaultHang:
+				timeout = 300 * time.Millisecond
+			case tt.rule.Fault == "":
 				timeout += tt.rule.Delay
 			}
 			status, ct, body, err := realPost(s, timeout, tok)
