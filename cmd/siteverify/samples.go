@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/siteverify/siteverify/mockserver"
 	"io"
 	"os"
 	"slices"
@@ -30,20 +31,27 @@ func runFixtures(_ context.Context, args []string, _ func(string) string, stdout
 	return exitOK
 }
 
-// starterKinds are the key kinds `siteverify init` has a starter for.
-var starterKinds = []string{"v3", "v2-checkbox", "v2-invisible", "android"}
+// starterKinds are the key kinds `siteverify init` has a starter for: every
+// provider's.
+var starterKinds = func() []string {
+	var out []string
+	for _, k := range mockserver.KeyKinds() {
+		out = append(out, string(k))
+	}
+	return out
+}()
 
 func initOptions() []option {
 	return []option{
-		{flag: "provider", env: "SITEVERIFY_PROVIDER", def: "recaptcha", usage: "the CAPTCHA provider: recaptcha"},
-		{flag: "kind", env: "SITEVERIFY_KIND", def: "v3", usage: "key type: " + strings.Join(starterKinds, ", ")},
+		{flag: "provider", env: "SITEVERIFY_PROVIDER", usage: "the CAPTCHA provider: recaptcha, hcaptcha or turnstile (default: the kind's; recaptcha)"},
+		{flag: "kind", env: "SITEVERIFY_KIND", usage: "key type (default: the provider's first; v3): " + strings.Join(starterKinds, ", ")},
 		{flag: "out", usage: "file to write; - for stdout (default target.yaml)"},
 		{flag: "force", boolean: true, usage: "overwrite an existing file"},
 	}
 }
 
 func initUsage(w io.Writer) {
-	fmt.Fprint(w, "usage: siteverify init [--kind v3] [--out target.yaml]\n\nWrites a commented starter target file for siteverify conform: fill in how to start\nyour backend and what its endpoint looks like, then run siteverify conform --target FILE.\n\n")
+	fmt.Fprint(w, "usage: siteverify init [--kind v3 | --provider hcaptcha | --kind turnstile ...] [--out target.yaml]\n\nWrites a commented starter target file for siteverify conform: fill in how to start\nyour backend and what its endpoint looks like, then run siteverify conform --target FILE.\n\n")
 	printOptions(w, initOptions())
 }
 
@@ -64,18 +72,31 @@ func runInit(_ context.Context, args []string, env func(string) string, stdout, 
 	if len(o.args) > 0 {
 		return usageErr("unexpected arguments %q: the file goes in --out", o.args)
 	}
-	if p, src := o.get("provider"); p != "recaptcha" {
-		return usageErr("%s=%q: the only provider is recaptcha for now", src, p)
+	prov := mockserver.ReCAPTCHA
+	provName, psrc := o.get("provider")
+	if provName != "" {
+		p, ok := mockserver.LookupProvider(provName)
+		if !ok {
+			return usageErr("%s=%q: want recaptcha, hcaptcha or turnstile", psrc, provName)
+		}
+		prov = p
 	}
 	kind, src := o.get("kind")
-	if !slices.Contains(starterKinds, kind) {
+	switch {
+	case kind == "":
+		kind = string(prov.KeyKinds()[0])
+	case !slices.Contains(starterKinds, kind):
 		return usageErr("%s=%q: want one of %s", src, kind, strings.Join(starterKinds, ", "))
+	case provName == "":
+		prov = mockserver.KeyKind(kind).Provider()
+	case mockserver.KeyKind(kind).Provider() != prov:
+		return usageErr("%s=%q is a %s kind, not a %s one; %s kinds: %v", src, kind, mockserver.KeyKind(kind).Provider(), prov, prov, prov.KeyKinds())
 	}
 	force, err := o.boolean("force")
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	text, err := starterTarget(kind)
+	text, err := starterTarget(prov, kind)
 	if err != nil {
 		fmt.Fprintf(stderr, "siteverify init: %v\n", err)
 		return exitHarness
@@ -105,17 +126,19 @@ func runInit(_ context.Context, args []string, env func(string) string, stdout, 
 	if err != nil {
 		return usageErr("write %s: %v", out, err)
 	}
-	fmt.Fprintf(stdout, "wrote %s (reCAPTCHA %s): edit start and endpoints, then run\n  siteverify conform --target %s\n", out, kind, out)
+	fmt.Fprintf(stdout, "wrote %s (%s, kind %s): edit start and endpoints, then run\n  siteverify conform --target %s\n", out, prov, kind, out)
 	return exitOK
 }
 
-// starterTarget renders the starter target file for a key kind.
-func starterTarget(kind string) (string, error) {
+// starterTarget renders the starter target file for a key kind of prov.
+func starterTarget(prov *mockserver.Provider, kind string) (string, error) {
 	var b bytes.Buffer
+	k := mockserver.KeyKind(kind)
 	err := starterTemplate.Execute(&b, struct {
-		Kind        string
-		V3, Android bool
-	}{kind, kind == "v3", kind == "android"})
+		Provider, Kind, EnvPrefix, TokenField, Title string
+		V3, Android, Turnstile, Enterprise           bool
+	}{prov.Name(), kind, strings.ToUpper(prov.Name()), prov.TokenField(), prov.String(),
+		k == mockserver.V3, k == mockserver.Android, k == mockserver.TurnstileStandard, k == mockserver.HCaptchaEnterprise})
 	if err != nil {
 		return "", fmt.Errorf("render the starter target: %w", err)
 	}
@@ -130,22 +153,22 @@ var starterTemplate = template.Must(template.New("target").Parse(`# siteverify t
 # Every field is documented in the README ("The target file"). Parsing is
 # strict: a misspelt field is an error naming the file, line and fix.
 name: my-backend
-provider: recaptcha
+provider: {{.Provider}}
 kind: {{.Kind}}
 
 # How the harness starts your backend (delete this section if it already
 # runs; then set sitekey and secret here and point the backend at a running
 # siteverify serve). The placeholders are filled in by the harness:
 #   {{"{{"}}port{{"}}"}}        a free port on 127.0.0.1 for your backend
-#   {{"{{"}}verify_url{{"}}"}}  the mock's siteverify URL: use it instead of Google's
+#   {{"{{"}}verify_url{{"}}"}}  the mock's siteverify URL: use it instead of {{.Title}}'s
 #   {{"{{"}}secret{{"}}"}}      the secret your backend sends (generated)
 #   {{"{{"}}sitekey{{"}}"}}     the sitekey your pages use (generated)
 start:
   command: [./server, --port, "{{"{{"}}port{{"}}"}}"]   # a path with a slash is relative to dir
   dir: .                          # relative to this file's directory
   env:
-    RECAPTCHA_VERIFY_URL: "{{"{{"}}verify_url{{"}}"}}"
-    RECAPTCHA_SECRET: "{{"{{"}}secret{{"}}"}}"
+    {{.EnvPrefix}}_VERIFY_URL: "{{"{{"}}verify_url{{"}}"}}"
+    {{.EnvPrefix}}_SECRET: "{{"{{"}}secret{{"}}"}}"
   ready_url: "http://127.0.0.1:{{"{{"}}port{{"}}"}}/healthz"   # polled until it answers 2xx
   ready_timeout: 30s
 
@@ -154,10 +177,17 @@ start:
 endpoints:
   - url: "http://127.0.0.1:{{"{{"}}port{{"}}"}}/login"
     fields: {username: alice, password: correct-horse-battery-staple}   # the rest of a valid request
-    token: {name: g-recaptcha-response}   # the form field that carries the token
+    token: {name: {{.TokenField}}}   # the form field that carries the token
 {{- if .V3}}
     action: login                 # the action your backend expects
     min_score: 0.5                # your threshold
+{{- end}}
+{{- if .Turnstile}}
+    action: login                 # the data-action your page sets and your backend checks (delete if none)
+    cdata: ""                     # the data-cdata your backend expects, e.g. a session id ("" if none)
+{{- end}}
+{{- if .Enterprise}}
+    max_score: 0.5                # your risk threshold, on hCaptcha's scale (1 is a bot)
 {{- end}}
 {{- if .Android}}
     package_names: [com.example.app]   # the apk package names your backend allows

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siteverify/siteverify/mockserver"
 	"github.com/siteverify/siteverify/suite/target"
 )
 
@@ -26,6 +27,9 @@ func TestInitStarters(t *testing.T) {
 			}
 			if string(tg.Kind) != kind || tg.Start == nil || tg.Start.Command[0] != "./server" {
 				t.Errorf("starter: kind %s, start %+v", tg.Kind, tg.Start)
+			}
+			if p := mockserver.KeyKind(kind).Provider(); tg.ProviderValue() != p || tg.Endpoints[0].Token.Name != p.TokenField() {
+				t.Errorf("starter: provider %s, token field %s; want %s, %s", tg.Provider, tg.Endpoints[0].Token.Name, p.Name(), p.TokenField())
 			}
 		})
 	}
@@ -49,7 +53,7 @@ func TestInitWritesOnce(t *testing.T) {
 	if code := run(context.Background(), []string{"init", "--out", out, "--force", "--kind", "android"}, envMap(), &stdout, &stderr); code != exitOK {
 		t.Errorf("--force: exit %d", code)
 	}
-	for _, args := range [][]string{{"init", "--kind", "v4"}, {"init", "--provider", "hcaptcha"}, {"init", "extra"}} {
+	for _, args := range [][]string{{"init", "--kind", "v4"}, {"init", "--provider", "hcaptcha", "--kind", "v3"}, {"init", "--provider", "friendlycaptcha"}, {"init", "extra"}} {
 		stderr.Reset()
 		if code := run(context.Background(), args, envMap(), &stdout, &stderr); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, &stderr)
