@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +35,12 @@ const (
 	envSecret     = "SITEVERIFY_SECRET"      // the default site's secret
 	envTokensFile = "SITEVERIFY_TOKENS_FILE" // JSON: sites, named tokens and rules
 )
+
+// providerVerifyURLVar is the variable exec sets to a provider's siteverify
+// URL on the mock: SITEVERIFY_RECAPTCHA_VERIFY_URL, _HCAPTCHA_, _TURNSTILE_.
+func providerVerifyURLVar(p *mockserver.Provider) string {
+	return "SITEVERIFY_" + strings.ToUpper(p.Name()) + "_VERIFY_URL"
+}
 
 // builtinFixturesName names the embedded sample fixtures in messages.
 const builtinFixturesName = "built-in sample fixtures (siteverify fixtures)"
@@ -66,7 +73,10 @@ with COMMAND's status. SIGINT and SIGTERM are passed on to COMMAND. With no
 
 The command gets:
   SITEVERIFY_URL          the mock's base URL, e.g. http://127.0.0.1:41234
-  SITEVERIFY_VERIFY_URL   its siteverify URL: $SITEVERIFY_URL/recaptcha/api/siteverify
+  SITEVERIFY_VERIFY_URL   its siteverify URL for the default site: $SITEVERIFY_URL/recaptcha/api/siteverify
+  SITEVERIFY_RECAPTCHA_VERIFY_URL, SITEVERIFY_HCAPTCHA_VERIFY_URL, SITEVERIFY_TURNSTILE_VERIFY_URL
+                          each provider's siteverify URL on the mock (their sites' keys are
+                          in the tokens file)
   SITEVERIFY_SITEKEY      the default site's sitekey
   SITEVERIFY_SECRET       the default site's secret (named tokens of the default site verify with it)
   SITEVERIFY_TOKENS_FILE  a JSON file: every site, named token (with its site's sitekey and
@@ -140,6 +150,9 @@ func runExec(ctx context.Context, args []string, env func(string) string, stdout
 		envSecret+"="+site.Secret,
 		envTokensFile+"="+tokensFile,
 	)
+	for _, p := range mockserver.Providers() {
+		childEnv = append(childEnv, providerVerifyURLVar(p)+"="+m.url+p.VerifyPath())
+	}
 	if cfg.opts.AdminToken != "" {
 		childEnv = append(childEnv, "SITEVERIFY_ADMIN_TOKEN="+cfg.opts.AdminToken)
 	}

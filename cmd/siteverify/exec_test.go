@@ -46,6 +46,11 @@ func testChild(mode string) int {
 				return fail("verify %s: %s lacks %s", token, buf.String(), want)
 			}
 		}
+		for name, path := range map[string]string{"HCAPTCHA": "/siteverify", "TURNSTILE": "/turnstile/v0/siteverify", "RECAPTCHA": "/recaptcha/api/siteverify"} {
+			if got := os.Getenv("SITEVERIFY_" + name + "_VERIFY_URL"); got != os.Getenv(envURL)+path {
+				return fail("SITEVERIFY_%s_VERIFY_URL=%q, want %s%s", name, got, os.Getenv(envURL), path)
+			}
+		}
 		fmt.Println("child: ok", os.Getenv(envURL))
 		return 0
 	case "exit7":
