@@ -29,8 +29,9 @@ const (
 	// FaultTruncate announces the full length of a valid answer, sends half of
 	// it and closes the connection.
 	FaultTruncate Fault = "truncate"
-	// FaultHTMLError answers Google's HTML error page with Rule.Status
-	// (default 503), as a front end in trouble does.
+	// FaultHTMLError answers the provider's HTML error page (Google's, or
+	// Cloudflare's for hCaptcha and Turnstile) with Rule.Status (default
+	// 503), as a front end in trouble does.
 	FaultHTMLError Fault = "html-error"
 )
 
@@ -63,7 +64,8 @@ type Match struct {
 // they were added; the first that matches answers and uses up one of its
 // Times. What a rule does, in order of precedence: Fault; else Body (with
 // Status and ContentType); else ErrorCodes; else Status alone (>= 400 gives
-// Google's HTML error page); else Delay alone then the normal verification.
+// the provider's HTML error page); else Delay alone then the normal
+// verification.
 type Rule struct {
 	// ID names the rule; the server assigns "r1", "r2", … when empty.
 	ID string `json:"id,omitempty"`

@@ -25,7 +25,8 @@ type Options struct {
 	// refused, since the admin API can mint tokens and script answers.
 	AdminToken string
 	// DefaultSite is the site used when a token spec names none. Empty keys
-	// are generated (40 characters starting "6L", like Google's).
+	// are generated, shaped like the kind's provider's (for reCAPTCHA, 40
+	// characters starting "6L").
 	DefaultSite Site
 	// providerDefaults are the other providers' default sites, generated
 	// at start and kept across Reset.

@@ -50,7 +50,8 @@ func KeyKinds() []KeyKind {
 // Site is a registered key pair: the public sitekey the page uses and the
 // secret the backend sends to siteverify.
 type Site struct {
-	// SiteKey is the public key, e.g. "6LcXXXX…" (40 characters like Google's).
+	// SiteKey is the public key, e.g. "6LcXXXX…" (reCAPTCHA), a UUID
+	// (hCaptcha) or "0x4AAAAAAA…" (Turnstile).
 	SiteKey string `json:"sitekey"`
 	// Secret is the private key the backend sends as the "secret" parameter.
 	Secret string `json:"secret"`
