@@ -284,6 +284,11 @@ func flowHeldToken(fr *flowRun) error {
 	if err := fr.open(); err != nil {
 		return err
 	}
+	// A page that asks for its token when it loads may do so a moment after
+	// the document is ready (a React component's effect, once the script has
+	// loaded). Hold only after that, or the token would be minted after the
+	// hold and look fresh by chance.
+	fr.waitForLoadMint(loadMintWait)
 	now, err := fr.mock.Advance(context.WithoutCancel(fr.ctx), HoldFor)
 	if err != nil {
 		return fmt.Errorf("advance the mock's clock: %w", err)

@@ -436,6 +436,23 @@ func (fr *flowRun) journal() []mockserver.Request {
 }
 
 // mints returns the tokens minted for the page since the flow started.
+// loadMintWait is how long FLOW-003 waits after load for a page that mints
+// its token at load to have done so; a page that mints at submit time
+// costs this once.
+const loadMintWait = 2 * time.Second
+
+// waitForLoadMint waits up to d for the page to have minted a token, and a
+// further moment for mints that follow it (a widget that renders twice).
+func (fr *flowRun) waitForLoadMint(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for len(fr.mints()) == 0 && time.Now().Before(deadline) && fr.ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(fr.mints()) > 0 {
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (fr *flowRun) mints() []mockserver.Mint {
 	if fr.mock == nil {
 		return nil
