@@ -134,6 +134,11 @@ var narrow = []struct {
 	{"no-risk-check", []string{"hcaptcha-enterprise"}, []string{"REJECT-016"}},
 	{"no-cdata-check", []string{"turnstile"}, []string{"REJECT-017"}},
 	{"retry-without-key", []string{"turnstile"}, []string{"WIRE-010"}},
+	// One flaw per check of the provider cases (suite/MUTATIONS.md M61, M63-M65).
+	{"fixed-risk-threshold", []string{"hcaptcha-enterprise"}, []string{"REJECT-016"}}, // a 0.9 bot, below a fixed 0.95
+	{"cdata-presence-only", []string{"turnstile"}, []string{"REJECT-017"}},            // another session's cdata
+	{"new-key-after-transport-error", []string{"turnstile"}, []string{"WIRE-010"}},    // the lost-answer probe
+	{"new-key-after-internal-error", []string{"turnstile"}, []string{"WIRE-010"}},     // the internal-error probe
 }
 
 // variants is every run of the self-test: correct backends, the narrow
