@@ -62,6 +62,16 @@ type Provider struct {
 // Providers lists every provider the mock speaks.
 func Providers() []*Provider { return []*Provider{ReCAPTCHA, HCaptcha, Turnstile} }
 
+// ProviderForURL returns the provider one of whose RealPrefixes u is under.
+func ProviderForURL(u *url.URL) (*Provider, bool) {
+	for _, p := range Providers() {
+		if p.IsRealURL(u) {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
 // LookupProvider returns the provider with this name ("recaptcha").
 func LookupProvider(name string) (*Provider, bool) {
 	for _, p := range Providers() {
@@ -98,6 +108,19 @@ func (p *Provider) RealURL(path string) string {
 // path prefix, e.g. "www.google.com/recaptcha/": what a browser or proxy
 // should send to the mock instead.
 func (p *Provider) RealPrefixes() []string { return slices.Clone(p.prefixes) }
+
+// RealHosts lists the host names of RealPrefixes, each once, in their order:
+// the hosts an HTTPS interceptor must answer for.
+func (p *Provider) RealHosts() []string {
+	var hosts []string
+	for _, pre := range p.prefixes {
+		host, _, _ := strings.Cut(pre, "/")
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts
+}
 
 // IsRealURL reports whether u is under one of RealPrefixes.
 func (p *Provider) IsRealURL(u *url.URL) bool {

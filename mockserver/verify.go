@@ -397,8 +397,23 @@ func (s *Server) closeConn(w http.ResponseWriter, reset bool) {
 	if err != nil {
 		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): abort the stream
 	}
-	if tcp, ok := conn.(*net.TCPConn); ok && reset {
-		_ = tcp.SetLinger(0)
+	if reset {
+		// Under TLS (the intercept package's listeners) the reset must
+		// reach the TCP connection beneath, or the client would see a
+		// clean close_notify instead.
+		raw := conn
+		for {
+			u, ok := raw.(interface{ NetConn() net.Conn })
+			if !ok {
+				break
+			}
+			raw = u.NetConn()
+		}
+		if tcp, ok := raw.(*net.TCPConn); ok {
+			_ = tcp.SetLinger(0)
+			tcp.Close()
+			return
+		}
 	}
 	conn.Close()
 }
