@@ -263,8 +263,10 @@ func TestTLSListenerBySNI(t *testing.T) {
 	// A client sent to the listener by name resolution: it dials the
 	// listener, asks for the provider's name.
 	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: ca.CertPool()},
-		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", tlsAddr) },
+		TLSClientConfig: &tls.Config{RootCAs: ca.CertPool()},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", tlsAddr)
+		},
 		ForceAttemptHTTP2: true,
 	}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
