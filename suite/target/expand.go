@@ -19,7 +19,15 @@ var Placeholders = []struct{ Name, Meaning string }{
 	{"secret", "the target's secret (generated when the file gives none)"},
 	{"sitekey", "the target's sitekey (generated when the file gives none)"},
 	{"port", "a free TCP port on 127.0.0.1 for the backend to listen on (start section only)"},
+	{"proxy_url", "the session's forward proxy, which answers the providers' real hosts from the mock, e.g. http://127.0.0.1:41235 (start section only; start.use_proxy sets HTTPS_PROXY and the others to it)"},
+	{"ca_file", "the path of the mock's CA certificate (PEM), for a backend's trust setting, e.g. /root/.cache/siteverify/ca/siteverify-ca.pem (start section only)"},
+	{"tls_addr", "host:port of the session's TLS listener, which answers on the providers' host names, e.g. 127.0.0.1:41236, or 127.x.y.z:443 with start.resolve_providers (start section only)"},
 }
+
+// interceptPlaceholders are the placeholders whose values exist only when
+// the session intercepts the providers' real URLs (which using any of them
+// makes it do).
+var interceptPlaceholders = []string{"proxy_url", "ca_file", "tls_addr"}
 
 // Vars are the values placeholders expand to.
 type Vars struct {
@@ -29,6 +37,10 @@ type Vars struct {
 	SiteKey   string
 	// Port is 0 when the harness does not start the backend.
 	Port int
+	// ProxyURL, CAFile and TLSAddr are the interception's proxy URL, CA
+	// certificate path and TLS listener address; "" when the session does
+	// not intercept.
+	ProxyURL, CAFile, TLSAddr string
 }
 
 func (v Vars) lookup(name string) (string, bool) {
@@ -46,6 +58,12 @@ func (v Vars) lookup(name string) (string, bool) {
 			return "", false
 		}
 		return strconv.Itoa(v.Port), true
+	case "proxy_url":
+		return v.ProxyURL, v.ProxyURL != ""
+	case "ca_file":
+		return v.CAFile, v.CAFile != ""
+	case "tls_addr":
+		return v.TLSAddr, v.TLSAddr != ""
 	}
 	return "", false
 }
@@ -53,7 +71,7 @@ func (v Vars) lookup(name string) (string, bool) {
 var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.:-]*)\s*\}\}`)
 
 var sampleVars = Vars{VerifyURL: "http://127.0.0.1:1/recaptcha/api/siteverify", MockURL: "http://127.0.0.1:1",
-	Secret: "secret", SiteKey: "sitekey", Port: 1}
+	Secret: "secret", SiteKey: "sitekey", Port: 1, ProxyURL: "http://127.0.0.1:1", CAFile: "/ca.pem", TLSAddr: "127.0.0.1:1"}
 
 func expand(s string, v Vars) string {
 	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {
@@ -65,9 +83,11 @@ func expand(s string, v Vars) string {
 	})
 }
 
-// checkPlaceholders reports unknown placeholders, and {{port}} outside a
-// target that has a start section.
+// checkPlaceholders reports unknown placeholders, {{port}} outside a
+// target that has a start section, and the interception placeholders
+// outside the start section.
 func (p *parser) checkPlaceholders(t *Target) {
+	inStart := false
 	check := func(path, s string) {
 		for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
 			name := m[1]
@@ -79,10 +99,13 @@ func (p *parser) checkPlaceholders(t *Target) {
 				p.errorf(path, "unknown placeholder %s; use one of %s", m[0], strings.Join(names, ", "))
 			} else if name == "port" && t.Start == nil {
 				p.errorf(path, "{{port}} needs a start section (the harness picks the port when it starts the backend); write the backend's real port")
+			} else if slices.Contains(interceptPlaceholders, name) && !inStart {
+				p.errorf(path, "{{%s}} is only for the start section (command, dir, env, ready_url): the harness starts the proxy and TLS listener with the backend it starts; for a backend you run yourself, use `siteverify serve --proxy-addr ... --tls-addr ...`", name)
 			}
 		}
 	}
 	if s := t.Start; s != nil {
+		inStart = true
 		for i, a := range s.Command {
 			check(fmt.Sprintf("start.command[%d]", i), a)
 		}
@@ -91,6 +114,7 @@ func (p *parser) checkPlaceholders(t *Target) {
 		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 			check(fmt.Sprintf("start.env[%q]", k), s.Env[k])
 		}
+		inStart = false
 	}
 	for i, ep := range t.Endpoints {
 		path := fmt.Sprintf("endpoints[%d]", i)
@@ -109,12 +133,39 @@ func (p *parser) checkPlaceholders(t *Target) {
 	}
 }
 
+// Intercepts reports whether the target needs the session to intercept the
+// providers' real URLs: its start section sets use_proxy or
+// resolve_providers, or uses {{proxy_url}}, {{ca_file}} or {{tls_addr}}.
+func (t *Target) Intercepts() bool {
+	s := t.Start
+	if s == nil {
+		return false
+	}
+	if s.UseProxy || s.ResolveProviders {
+		return true
+	}
+	for _, name := range interceptPlaceholders {
+		if startUses(s, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Expand returns a copy of t with placeholders replaced by v's values. It
 // fails only if v lacks a value a placeholder needs (Port when there is a
-// start section).
+// start section; ProxyURL, CAFile or TLSAddr when the start section uses
+// them).
 func (t *Target) Expand(v Vars) (*Target, error) {
 	if t.Start != nil && v.Port == 0 && startUses(t.Start, "port") {
 		return nil, fmt.Errorf("expand target %s: {{port}} is used but no port was chosen", t.Name)
+	}
+	if t.Start != nil {
+		for _, name := range interceptPlaceholders {
+			if _, ok := v.lookup(name); !ok && startUses(t.Start, name) {
+				return nil, fmt.Errorf("expand target %s: {{%s}} is used but the session does not intercept the providers' URLs", t.Name, name)
+			}
+		}
 	}
 	out := *t
 	out.lines = t.lines

@@ -86,6 +86,27 @@ type Start struct {
 	// StopTimeout is how long the backend gets to exit after SIGTERM before
 	// it is killed. Default 5s.
 	StopTimeout Duration `yaml:"stop_timeout"`
+	// UseProxy is for a backend that hard-codes the provider's real verify
+	// URL and honours HTTPS_PROXY (Go, Python requests, curl/PHP, Ruby,
+	// Perl LWP, axios >= 1.17, grpc): the harness starts a forward proxy
+	// that answers the providers' hosts from the mock over TLS signed by the
+	// mock's CA, and gives the backend the proxy variables
+	// (intercept.ProxyEnv: HTTPS_PROXY, HTTP_PROXY, https_proxy, http_proxy
+	// = {{proxy_url}}; NO_PROXY, no_proxy = loopback) and the CA variables
+	// (intercept.CAEnv: SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
+	// NODE_EXTRA_CA_CERTS, PERL_LWP_SSL_CA_FILE,
+	// GRPC_DEFAULT_SSL_ROOTS_FILE_PATH = {{ca_file}}). start.env wins over
+	// them. Default false.
+	UseProxy bool `yaml:"use_proxy"`
+	// ResolveProviders is for a backend that ignores proxy variables
+	// (Node's https module and fetch, many edge runtimes): the harness runs
+	// it in a private mount namespace (unshare, Linux, as root) where a
+	// bind-mounted /etc/hosts resolves every provider host to the session's
+	// TLS listener on a private loopback address, port 443, and gives it
+	// the CA variables. The machine's /etc/hosts is not touched, and the
+	// backend still reaches everything else on the machine's loopback.
+	// Default false.
+	ResolveProviders bool `yaml:"resolve_providers"`
 }
 
 // Endpoint is one protected endpoint: how to call it with a valid request
