@@ -82,6 +82,13 @@ The command gets:
   SITEVERIFY_TOKENS_FILE  a JSON file: every site, named token (with its site's sitekey and
                           secret and its spec) and rule
   SITEVERIFY_ADMIN_TOKEN  the admin token, when one is set
+With --proxy-addr or --tls-addr (code that hard-codes the provider's URL):
+  SITEVERIFY_CA_FILE      the mock's test CA certificate, also set as SSL_CERT_FILE,
+                          REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS,
+                          PERL_LWP_SSL_CA_FILE and GRPC_DEFAULT_SSL_ROOTS_FILE_PATH
+  SITEVERIFY_PROXY_URL    the proxy's URL, also set as HTTPS_PROXY, HTTP_PROXY (and
+                          lower case), with NO_PROXY=127.0.0.1,localhost,::1
+  SITEVERIFY_TLS_ADDR     the TLS listener's host:port
 
 Flags (as for serve):
 `)
@@ -156,6 +163,7 @@ func runExec(ctx context.Context, args []string, env func(string) string, stdout
 	if cfg.opts.AdminToken != "" {
 		childEnv = append(childEnv, "SITEVERIFY_ADMIN_TOKEN="+cfg.opts.AdminToken)
 	}
+	childEnv = append(childEnv, m.interceptEnv()...)
 	return runChild(ctx, o.args, childEnv, stdout, stderr)
 }
 

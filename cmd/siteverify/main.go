@@ -45,6 +45,7 @@ var commands = map[string]command{
 	"version":  {summary: "print the version, commit and build date", run: runVersion},
 	"fixtures": {summary: "print the sample fixtures file (named tokens, rules): siteverify fixtures > mock.yaml", run: runFixtures},
 	"init":     {summary: "write a commented starter target file: siteverify init --kind v3", run: runInit},
+	"ca":       {summary: "print the mock's test CA (made on first use) and how each runtime trusts it", run: runCA},
 }
 
 func main() {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/mockserver/intercept"
 )
 
 // runServe is `siteverify serve`: it runs the mock until ctx is cancelled
@@ -36,6 +37,12 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	defer m.close()
 	fmt.Fprintf(stdout, "siteverify: listening on %s\n", m.url)
+	if m.proxyURL != "" {
+		fmt.Fprintf(stdout, "siteverify: proxy on %s\n", m.proxyURL)
+	}
+	if m.tlsAddr != "" {
+		fmt.Fprintf(stdout, "siteverify: TLS on %s\n", m.tlsAddr)
+	}
 	<-ctx.Done()
 	logger.Info("shutting down")
 	m.close()
@@ -50,6 +57,12 @@ type runningMock struct {
 	// replaced by the loopback address of its family.
 	url, verifyURL string
 	urlFile        string
+	// interceptor serves the providers' real hosts when --proxy-addr or
+	// --tls-addr is set; proxyURL and tlsAddr are where, caFile the CA to
+	// trust.
+	interceptor       *intercept.Interceptor
+	proxyURL, tlsAddr string
+	caFile            string
 }
 
 // startMock starts the mock of a serve configuration, logs where it
@@ -70,6 +83,10 @@ func startMock(cfg serveConfig, logger *slog.Logger) (*runningMock, error) {
 			return nil, fmt.Errorf("--url-file: %w", err)
 		}
 		m.urlFile = cfg.urlFile
+	}
+	if err := m.startInterceptor(cfg, logger); err != nil {
+		m.close()
+		return nil, err
 	}
 	site := srv.Site()
 	// Every provider answers on its own path; the default site's is
@@ -98,9 +115,63 @@ func startMock(cfg serveConfig, logger *slog.Logger) (*runningMock, error) {
 	return m, nil
 }
 
+// startInterceptor starts the proxy and TLS listeners a configuration asks
+// for, serving the mock on the providers' real hosts.
+func (m *runningMock) startInterceptor(cfg serveConfig, logger *slog.Logger) error {
+	if cfg.proxyAddr == "" && cfg.tlsAddr == "" {
+		return nil
+	}
+	ca, err := intercept.LoadCA(cfg.caDir)
+	if err != nil {
+		return fmt.Errorf("--ca-dir: %w", err)
+	}
+	m.caFile = ca.CertFile()
+	m.interceptor = &intercept.Interceptor{Mock: m.srv.Handler(), CA: ca, Passthrough: cfg.passthrough, Token: cfg.opts.AdminToken, Logger: logger}
+	if cfg.proxyAddr != "" {
+		l, err := net.Listen("tcp", cfg.proxyAddr)
+		if err != nil {
+			return fmt.Errorf("--proxy-addr: %w", err)
+		}
+		m.proxyURL = usableURL("http://"+l.Addr().String(), cfg.proxyAddr)
+		go m.interceptor.ServeProxy(l)
+	}
+	if cfg.tlsAddr != "" {
+		l, err := net.Listen("tcp", cfg.tlsAddr)
+		if err != nil {
+			return fmt.Errorf("--tls-addr: %w", err)
+		}
+		m.tlsAddr = strings.TrimPrefix(usableURL("http://"+l.Addr().String(), cfg.tlsAddr), "http://")
+		go m.interceptor.ServeTLS(l)
+	}
+	logger.Info("intercepting the providers' hosts",
+		"proxy_url", m.proxyURL, "tls_addr", m.tlsAddr, "ca_file", m.caFile,
+		"passthrough", cfg.passthrough, "hosts", strings.Join(intercept.ProviderHosts(), " "))
+	return nil
+}
+
+// interceptEnv is the environment that sends a child process's provider
+// calls to the interceptor and makes it trust the CA: empty without one.
+func (m *runningMock) interceptEnv() []string {
+	if m.interceptor == nil {
+		return nil
+	}
+	env := append([]string{"SITEVERIFY_CA_FILE=" + m.caFile}, intercept.CAEnv(m.caFile)...)
+	if m.proxyURL != "" {
+		env = append(env, "SITEVERIFY_PROXY_URL="+m.proxyURL)
+		env = append(env, intercept.ProxyEnv(m.proxyURL)...)
+	}
+	if m.tlsAddr != "" {
+		env = append(env, "SITEVERIFY_TLS_ADDR="+m.tlsAddr)
+	}
+	return env
+}
+
 // close stops the mock and removes its URL file, so a script never reads
 // the URL of a mock that is gone. It is idempotent.
 func (m *runningMock) close() {
+	if m.interceptor != nil {
+		m.interceptor.Close()
+	}
 	m.srv.Close()
 	if m.urlFile != "" {
 		_ = os.Remove(m.urlFile)

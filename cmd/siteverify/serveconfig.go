@@ -11,6 +11,7 @@ import (
 
 	"github.com/siteverify/siteverify/mockserver"
 	"github.com/siteverify/siteverify/mockserver/fixturefile"
+	"github.com/siteverify/siteverify/mockserver/intercept"
 )
 
 // serveConfig is a validated `siteverify serve` configuration.
@@ -22,6 +23,11 @@ type serveConfig struct {
 	fixtures string
 	// urlFile receives the base URL once listening, "" for none.
 	urlFile string
+	// proxyAddr and tlsAddr are the interception listeners' addresses, ""
+	// for none; caDir is the CA's directory when either is set.
+	proxyAddr, tlsAddr, caDir string
+	// passthrough tunnels non-provider hosts instead of refusing them.
+	passthrough bool
 }
 
 // Limits on serve settings.
@@ -43,8 +49,16 @@ func serveSettings() []option {
 		{flag: "log-level", env: "SITEVERIFY_LOG_LEVEL", def: defaultLogLevel, usage: "debug (one record per request), info, warn or error"},
 		{flag: "signing-key", env: "SITEVERIFY_SIGNING_KEY", usage: "token HMAC key, at least 32 hex digits; replicas sharing it accept each other's tokens (default random)"},
 		{flag: "url-file", env: "SITEVERIFY_URL_FILE", usage: "once listening, write the base URL (one line) to this file, for scripts; removed at exit"},
+		{flag: "proxy-addr", env: "SITEVERIFY_PROXY_ADDR", usage: "also listen as a forward proxy (HTTPS_PROXY) that answers on the providers' real hosts with TLS from the mock's CA; needs --admin-token off loopback"},
+		{flag: "tls-addr", env: "SITEVERIFY_TLS_ADDR", usage: "also listen for TLS on the providers' real host names (for clients sent here by a hosts entry); needs --admin-token off loopback"},
+		caDirOption,
+		{flag: "passthrough", env: "SITEVERIFY_PASSTHROUGH", boolean: true, usage: "let the proxy tunnel hosts that are not a provider's, untouched (default: refuse them with 403)"},
 	}
 }
+
+// caDirOption is the CA directory setting of every command that
+// intercepts: serve, exec, conform, browse and ca.
+var caDirOption = option{flag: "ca-dir", env: "SITEVERIFY_CA_DIR", usage: "directory of the mock's test CA, made on first use and reused (default: siteverify/ca in the user's cache directory)"}
 
 // serveUsage prints the serve flags with their environment twins.
 func serveUsage(w io.Writer) {
@@ -102,7 +116,38 @@ func serveConfigFrom(o *options) (serveConfig, error) {
 		cfg.fixtures = path
 	}
 	cfg.urlFile = o.str("url-file")
+	for _, l := range []struct {
+		name string
+		dst  *string
+	}{{"proxy-addr", &cfg.proxyAddr}, {"tls-addr", &cfg.tlsAddr}} {
+		v, src := o.get(l.name)
+		if v == "" {
+			continue
+		}
+		if *l.dst, err = parseListenAddr(v, src, cfg.opts.AdminToken != "", "the "+l.name[:strings.IndexByte(l.name, '-')]+" listener (which impersonates CAPTCHA providers)"); err != nil {
+			return serveConfig{}, err
+		}
+	}
+	if cfg.passthrough, err = o.boolean("passthrough"); err != nil {
+		return serveConfig{}, err
+	}
+	if cfg.passthrough && cfg.proxyAddr == "" {
+		return serveConfig{}, fmt.Errorf("--passthrough (or SITEVERIFY_PASSTHROUGH) is a proxy setting: set --proxy-addr too")
+	}
+	if cfg.proxyAddr != "" || cfg.tlsAddr != "" {
+		if cfg.caDir, err = caDir(o); err != nil {
+			return serveConfig{}, err
+		}
+	}
 	return cfg, nil
+}
+
+// caDir is the --ca-dir setting, or the default directory.
+func caDir(o *options) (string, error) {
+	if dir := o.str("ca-dir"); dir != "" {
+		return dir, nil
+	}
+	return intercept.DefaultCADir()
 }
 
 func parseAdminToken(v, source string) (string, error) {
@@ -119,6 +164,12 @@ func parseAdminToken(v, source string) (string, error) {
 }
 
 func parseAddr(v, source string, haveToken bool) (string, error) {
+	return parseListenAddr(v, source, haveToken, "the admin API (which mints tokens and scripts answers)")
+}
+
+// parseListenAddr checks a listen address; what is the listener that must
+// not be open to the network without a token.
+func parseListenAddr(v, source string, haveToken bool, what string) (string, error) {
 	host, port, err := net.SplitHostPort(v)
 	if err != nil {
 		return "", fmt.Errorf("%s=%q: want host:port such as 127.0.0.1:8089 (port 0 picks a free one)", source, v)
@@ -132,9 +183,9 @@ func parseAddr(v, source string, haveToken bool) (string, error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return v, nil
 	}
-	return "", fmt.Errorf("%s=%q is not a loopback address, and without an admin token the admin API "+
-		"(which mints tokens and scripts answers) would be open to the network: set --admin-token "+
-		"(or SITEVERIFY_ADMIN_TOKEN), or listen on 127.0.0.1", source, v)
+	return "", fmt.Errorf("%s=%q is not a loopback address, and without an admin token %s "+
+		"would be open to the network: set --admin-token "+
+		"(or SITEVERIFY_ADMIN_TOKEN), or listen on 127.0.0.1", source, v, what)
 }
 
 func parseJournalSize(v, source string) (int, error) {
