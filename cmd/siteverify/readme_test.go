@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/siteverify/siteverify/mockserver/intercept"
 )
 
 // readmeBlocks returns the README's code blocks marked for testing: a line
@@ -145,5 +148,29 @@ func TestReadmeCIRecipe(t *testing.T) {
 				t.Errorf("took %v to fail; it must fail fast", took)
 			}
 		})
+	}
+}
+
+// TestReadmeRuntimes checks the README's per-runtime table against
+// intercept.Runtimes, the one place the facts live (siteverify ca prints
+// them too).
+func TestReadmeRuntimes(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "| Runtime | Route | Trust the CA | Note |\n|---|---|---|---|\n", "<!-- /runtimes -->"
+	var want strings.Builder
+	for _, r := range intercept.Runtimes() {
+		fmt.Fprintf(&want, "| %s | %s | `%s` | %s |\n", r.Name, r.Route, r.TrustFor("CA"), r.Note)
+	}
+	s := string(raw)
+	i := strings.Index(s, begin)
+	j := strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the runtimes table (%q ... %q)", begin, end)
+	}
+	if got := s[i+len(begin) : j]; got != want.String() {
+		t.Errorf("README.md's runtimes table is stale; want these rows:\n%s", want.String())
 	}
 }
