@@ -56,6 +56,9 @@ const MaxMints = 1000
 // MaxClientScores bounds the scripted client scores.
 const MaxClientScores = 1000
 
+//go:embed clientjs/common.js
+var commonJS string
+
 //go:embed clientjs/api.js
 var clientJS string
 
@@ -513,7 +516,9 @@ func clientScript(path, rawQuery, origin string, keys map[string]string) []byte 
 		}
 	}
 	b, _ := json.Marshal(cfg) // json.Marshal escapes <, > and &, so this is safe inside JS
-	return []byte(strings.Replace(src, clientConfigMarker, string(b), 1))
+	// The shared part and the provider's, in one function: nothing of the
+	// shared part becomes a global of the page.
+	return []byte("(function () {\n" + commonJS + "\n" + strings.Replace(src, clientConfigMarker, string(b), 1) + "})();\n")
 }
 
 // keyKinds maps every registered sitekey to its key type, as the client

@@ -72,19 +72,14 @@
   var nextID = 0;
   var nextBadgeID = V3_BADGE_ID;
   var v3Keys = {};       // sitekey -> badge widget, for execute(sitekey, ...)
-  var pending = 0;       // mint requests in flight
   var queued = 0;        // ready callbacks scheduled but not yet run
   var loaded = false;
   var readyQueue = [];
-  var events = [];       // what the page saw, for tests: callbacks, errors, expiries
   var byElement = typeof WeakMap === "function" ? new WeakMap() : null;
 
-  function note(type, widget, detail) {
-    var e = {type: type, widget: widget, time: Date.now()};
-    if (detail !== undefined) { e.detail = detail; }
-    events.push(e);
-    if (events.length > 500) { events.shift(); }
-  }
+  var kit = siteverifyKit({prefix: PREFIX, title: "reCAPTCHA", provider: "recaptcha", mintURL: mintURL, jsonpPrefix: "cb"});
+  var events = kit.events, note = kit.note, report = kit.report, lookup = kit.lookup, callBack = kit.callBack,
+    MintError = kit.MintError;
 
   function later(fn) { setTimeout(fn, 0); }
 
@@ -95,42 +90,7 @@
     if (gc && typeof gc === "object") { gc.count = order.length; }
   }
 
-  // report rethrows an exception from page code without breaking the widget,
-  // the way the real script's callbacks surface errors (an uncaught error).
-  function report(err) { later(function () { throw err; }); }
-
-  // lookup resolves a callback given as a function or as the name of a
-  // global function ("onSubmit", or a dotted path "app.onSubmit"), at call
-  // time, as the real script does.
-  function lookup(f) {
-    if (typeof f === "function") { return f; }
-    if (typeof f !== "string" || f === "") { return null; }
-    var o = w, parts = f.split(".");
-    for (var i = 0; i < parts.length && o != null; i++) { o = o[parts[i]]; }
-    return typeof o === "function" ? o : null;
-  }
-
-  function callBack(wdg, name, arg) {
-    var spec = wdg.params[name];
-    if (spec === undefined || spec === null || spec === "") { return false; }
-    var fn = lookup(spec);
-    if (!fn) {
-      console.error(PREFIX + name + " " + JSON.stringify(String(spec)) + " is not a function");
-      note(name + "-missing", wdg.id);
-      return false;
-    }
-    note(name, wdg.id);
-    try { fn(arg); } catch (e) { report(e); }
-    return true;
-  }
-
   // --- tokens ---
-  function MintError(message, code) {
-    var e = new Error(message);
-    e.code = code || "error";
-    return e;
-  }
-
   function mintBody(sitekey, kind, action, widgetID) {
     var body = new URLSearchParams();
     body.set("sitekey", sitekey || "");
@@ -143,48 +103,8 @@
     return body;
   }
 
-  function checkAnswer(j, status) {
-    if (!j || !j.token) {
-      throw MintError((j && j.error) || ("mint answered HTTP " + status), j && j.code);
-    }
-    return j;
-  }
-
-  // mintByScript asks for the token with a <script> (JSONP). A page whose
-  // Content-Security-Policy allows Google's script (script-src
-  // https://www.google.com/recaptcha/) but not fetch to it (connect-src)
-  // works with the real widget, which talks to Google from its iframe; this
-  // keeps such a page working with the mock too.
-  var jsonpSeq = 0;
-  function mintByScript(body) {
-    return new Promise(function (resolve, reject) {
-      var name = "cb" + (++jsonpSeq);
-      var el = d.createElement("script");
-      var done = function () { delete hook.jsonp[name]; if (el.parentNode) { el.parentNode.removeChild(el); } };
-      hook.jsonp[name] = function (j) { done(); try { resolve(checkAnswer(j, 400)); } catch (e) { reject(e); } };
-      body.set("callback", "__siteverify.jsonp." + name);
-      el.src = mintURL + "?" + body.toString();
-      el.onerror = function () { done(); reject(MintError("cannot reach the reCAPTCHA mock at " + mintURL, "network")); };
-      (d.head || d.documentElement).appendChild(el);
-    });
-  }
-
   function mint(sitekey, kind, action, widgetID) {
-    pending++;
-    var body = mintBody(sitekey, kind, action, widgetID);
-    // A form body keeps this a CORS "simple request": no preflight.
-    return fetch(mintURL, {method: "POST", body: body, credentials: "omit", cache: "no-store"})
-      .then(function (r) {
-        return r.text().then(function (text) {
-          var j;
-          try { j = JSON.parse(text); } catch (e) { j = null; }
-          return checkAnswer(j, r.status);
-        });
-      }, function () {
-        // fetch refused (a Content-Security-Policy, say): try a script.
-        return mintByScript(mintBody(sitekey, kind, action, widgetID));
-      })
-      .finally(function () { pending--; });
+    return kit.mint(function () { return mintBody(sitekey, kind, action, widgetID); });
   }
 
   // --- widgets ---
@@ -567,7 +487,6 @@
   // --- the test hook ---
   var hook = {
     version: cfg.version || "",
-    jsonp: {},
     enterprise: !!cfg.enterprise,
     mintURL: mintURL,
     hl: params.hl,
@@ -575,7 +494,7 @@
     // which the browser package's tests check against @types/grecaptcha.
     surface: {methods: Object.keys(api), params: PARAM_NAMES.slice()},
     // idle: loaded, no mint in flight and no ready callback waiting.
-    idle: function () { return loaded && pending === 0 && queued === 0 && readyQueue.length === 0; },
+    idle: function () { return loaded && kit.pending === 0 && queued === 0 && readyQueue.length === 0; },
     loaded: function () { return loaded; },
     // widgets: a snapshot of every widget.
     widgets: function () {
@@ -590,30 +509,14 @@
     // expired-callback, expired, error, reset, ...).
     events: function () { return events.slice(); },
     // expire(mockNowMs) expires every widget whose token ran out at that time
-    // on the mock's clock; without an argument it expires every token. It
-    // returns how many widgets expired and how many had an expired-callback.
+    // on the mock's clock (v3 tokens are not the widget's to expire); see
+    // siteverifyKit.expireWidgets (common.js).
     expire: function (mockNowMs) {
-      var n = 0, cbs = 0;
-      order.forEach(function (id) {
-        var x = widgets[id];
-        if (x.kind === "v3" || !x.response) { return; }
-        if (mockNowMs === undefined || (x.expiresAt && x.expiresAt <= mockNowMs)) {
-          var before = events.length;
-          if (expire(x)) {
-            n++;
-            for (var i = before; i < events.length; i++) {
-              if (events[i].type === "expired-callback") { cbs++; }
-            }
-          }
-        }
-      });
-      return {expired: n, callbacks: cbs};
+      return kit.expireWidgets(order, widgets, expire, mockNowMs, function (x) { return x.kind === "v3"; });
     },
     expireAll: function () { return hook.expire(); }
   };
-  try {
-    Object.defineProperty(w, "__siteverify", {value: hook, configurable: true});
-  } catch (e) { w.__siteverify = hook; }
+  kit.publish(hook);
 
   // --- loading ---
   function init() {

@@ -59,64 +59,21 @@
   // --- state ---
   var widgets = {};      // id -> widget
   var order = [];        // ids in creation order
-  var pending = 0;       // mint requests in flight
   var queued = 0;        // callbacks scheduled but not yet run
   var loaded = false;
-  var events = [];       // what the page saw, for tests
   var byElement = new WeakMap();
 
-  function note(type, widget, detail) {
-    var e = {type: type, widget: widget, time: Date.now()};
-    if (detail !== undefined) { e.detail = detail; }
-    events.push(e);
-    if (events.length > 500) { events.shift(); }
-  }
+  var kit = siteverifyKit({prefix: PREFIX, title: "hCaptcha", provider: PROVIDER, mintURL: mintURL, jsonpPrefix: "hc"});
+  var events = kit.events, note = kit.note, report = kit.report, lookup = kit.lookup, callBack = kit.callBack,
+    randomID = kit.randomID, MintError = kit.MintError;
 
   function later(fn) {
     queued++;
     setTimeout(function () { queued--; fn(); }, 0);
   }
 
-  // report rethrows an exception from page code without breaking the widget.
-  function report(err) { setTimeout(function () { throw err; }, 0); }
-
-  // lookup resolves a callback given as a function or as the name of a
-  // global function (a dotted path is allowed), at call time.
-  function lookup(f) {
-    if (typeof f === "function") { return f; }
-    if (typeof f !== "string" || f === "") { return null; }
-    var o = w, parts = f.split(".");
-    for (var i = 0; i < parts.length && o != null; i++) { o = o[parts[i]]; }
-    return typeof o === "function" ? o : null;
-  }
-
-  function callBack(wdg, name, arg) {
-    var spec = wdg.params[name];
-    if (spec === undefined || spec === null || spec === "") { return false; }
-    var fn = lookup(spec);
-    if (!fn) {
-      console.error(PREFIX + name + " " + JSON.stringify(String(spec)) + " is not a function");
-      note(name + "-missing", wdg.id);
-      return false;
-    }
-    note(name, wdg.id);
-    try { fn(arg); } catch (e) { report(e); }
-    return true;
-  }
-
-  function randomID(n) {
-    var s = "";
-    while (s.length < n) { s += Math.random().toString(36).slice(2); }
-    return s.slice(0, n);
-  }
 
   // --- tokens ---
-  function MintError(message, code) {
-    var e = new Error(message);
-    e.code = code || "error";
-    return e;
-  }
-
   function mintBody(wdg) {
     var body = new URLSearchParams();
     body.set("sitekey", wdg.sitekey);
@@ -127,42 +84,7 @@
     return body;
   }
 
-  function checkAnswer(j, status) {
-    if (!j || !j.token) {
-      throw MintError((j && j.error) || ("mint answered HTTP " + status), j && j.code);
-    }
-    return j;
-  }
-
-  // mintByScript asks with a <script> (JSONP), for a page whose
-  // Content-Security-Policy allows hCaptcha's script but not fetch to it.
-  var jsonpSeq = 0;
-  function mintByScript(body) {
-    return new Promise(function (resolve, reject) {
-      var name = "hc" + (++jsonpSeq);
-      var el = d.createElement("script");
-      var done = function () { delete hook.jsonp[name]; if (el.parentNode) { el.parentNode.removeChild(el); } };
-      hook.jsonp[name] = function (j) { done(); try { resolve(checkAnswer(j, 400)); } catch (e) { reject(e); } };
-      body.set("callback", "__siteverify.jsonp." + name);
-      el.src = mintURL + "?" + body.toString();
-      el.onerror = function () { done(); reject(MintError("cannot reach the hCaptcha mock at " + mintURL, "network")); };
-      (d.head || d.documentElement).appendChild(el);
-    });
-  }
-
-  function mint(wdg) {
-    pending++;
-    // A form body keeps this a CORS "simple request": no preflight.
-    return fetch(mintURL, {method: "POST", body: mintBody(wdg), credentials: "omit", cache: "no-store"})
-      .then(function (r) {
-        return r.text().then(function (text) {
-          var j;
-          try { j = JSON.parse(text); } catch (e) { j = null; }
-          return checkAnswer(j, r.status);
-        });
-      }, function () { return mintByScript(mintBody(wdg)); })
-      .finally(function () { pending--; });
-  }
+  function mint(wdg) { return kit.mint(function () { return mintBody(wdg); }); }
 
   // errorCode maps a mint failure to hCaptcha's client error codes
   // ("network-error", "invalid-data", ...).
@@ -386,11 +308,10 @@
   var hook = {
     provider: PROVIDER,
     version: cfg.version || "",
-    jsonp: {},
     mintURL: mintURL,
     hl: params.hl,
     surface: {methods: Object.keys(api), params: PARAM_NAMES.slice()},
-    idle: function () { return loaded && pending === 0 && queued === 0; },
+    idle: function () { return loaded && kit.pending === 0 && queued === 0; },
     loaded: function () { return loaded; },
     widgets: function () {
       return order.map(function (id) {
@@ -401,45 +322,11 @@
       });
     },
     events: function () { return events.slice(); },
-    // expire(mockNowMs) expires every widget whose token ran out at that
-    // time on the mock's clock (every token without an argument), and says
-    // how many widgets expired and how many had an expired-callback.
-    expire: function (mockNowMs) {
-      var n = 0, cbs = 0;
-      order.slice().forEach(function (id) {
-        var x = widgets[id];
-        if (!x || !x.response) { return; }
-        if (mockNowMs === undefined || (x.expiresAt && x.expiresAt <= mockNowMs)) {
-          var before = events.length;
-          if (expire(x)) {
-            n++;
-            for (var i = before; i < events.length; i++) {
-              if (events[i].type === "expired-callback") { cbs++; }
-            }
-          }
-        }
-      });
-      return {expired: n, callbacks: cbs};
-    },
+    // expire(mockNowMs): see siteverifyKit.expireWidgets (common.js).
+    expire: function (mockNowMs) { return kit.expireWidgets(order, widgets, expire, mockNowMs); },
     expireAll: function () { return hook.expire(); }
   };
-  // Another provider's stand-in on the same page: one hook answers for both.
-  var prev = w.__siteverify;
-  if (prev && typeof prev === "object" && prev.provider !== PROVIDER) {
-    var mine = {idle: hook.idle, events: hook.events, widgets: hook.widgets, expire: hook.expire};
-    hook.jsonp = prev.jsonp || hook.jsonp;
-    hook.others = prev;
-    hook.idle = function () { return mine.idle() && prev.idle(); };
-    hook.events = function () { return prev.events().concat(mine.events()); };
-    hook.widgets = function () { return prev.widgets().concat(mine.widgets()); };
-    hook.expire = function (now) {
-      var a = mine.expire(now), b = prev.expire(now);
-      return {expired: a.expired + b.expired, callbacks: a.callbacks + b.callbacks};
-    };
-  }
-  try {
-    Object.defineProperty(w, "__siteverify", {value: hook, configurable: true});
-  } catch (e) { w.__siteverify = hook; }
+  kit.publish(hook);
 
   // --- loading ---
   function init() {

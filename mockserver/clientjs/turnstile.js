@@ -76,54 +76,20 @@
   // --- state ---
   var widgets = {};      // id -> widget
   var order = [];        // ids in creation order
-  var pending = 0;       // mint requests in flight
   var queued = 0;        // callbacks scheduled but not yet run
   var loaded = false;
   var readyQueue = [];
-  var events = [];       // what the page saw, for tests
   var byElement = new WeakMap();
 
-  function note(type, widget, detail) {
-    var e = {type: type, widget: widget, time: Date.now()};
-    if (detail !== undefined) { e.detail = detail; }
-    events.push(e);
-    if (events.length > 500) { events.shift(); }
-  }
+  var kit = siteverifyKit({prefix: PREFIX, title: "Turnstile", provider: PROVIDER, mintURL: mintURL, jsonpPrefix: "ts"});
+  var events = kit.events, note = kit.note, report = kit.report, lookup = kit.lookup, callBack = kit.callBack,
+    randomID = kit.randomID, MintError = kit.MintError;
 
   function later(fn) {
     queued++;
     setTimeout(function () { queued--; fn(); }, 0);
   }
 
-  function report(err) { setTimeout(function () { throw err; }, 0); }
-
-  function lookup(f) {
-    if (typeof f === "function") { return f; }
-    if (typeof f !== "string" || f === "") { return null; }
-    var o = w, parts = f.split(".");
-    for (var i = 0; i < parts.length && o != null; i++) { o = o[parts[i]]; }
-    return typeof o === "function" ? o : null;
-  }
-
-  function callBack(wdg, name, arg) {
-    var spec = wdg.params[name];
-    if (spec === undefined || spec === null || spec === "") { return false; }
-    var fn = lookup(spec);
-    if (!fn) {
-      console.error(PREFIX + name + " " + JSON.stringify(String(spec)) + " is not a function");
-      note(name + "-missing", wdg.id);
-      return false;
-    }
-    note(name, wdg.id);
-    try { fn(arg); } catch (e) { report(e); }
-    return true;
-  }
-
-  function randomID(n) {
-    var s = "";
-    while (s.length < n) { s += Math.random().toString(36).slice(2); }
-    return s.slice(0, n);
-  }
 
   function flag(v, def) {
     if (v === undefined || v === null || v === "") { return def; }
@@ -131,12 +97,6 @@
   }
 
   // --- tokens ---
-  function MintError(message, code) {
-    var e = new Error(message);
-    e.code = code || "error";
-    return e;
-  }
-
   function mintBody(wdg) {
     var body = new URLSearchParams();
     body.set("sitekey", wdg.sitekey);
@@ -149,42 +109,7 @@
     return body;
   }
 
-  function checkAnswer(j, status) {
-    if (!j || !j.token) {
-      throw MintError((j && j.error) || ("mint answered HTTP " + status), j && j.code);
-    }
-    return j;
-  }
-
-  // mintByScript asks with a <script> (JSONP), for a page whose
-  // Content-Security-Policy allows Turnstile's script but not fetch to it
-  // (the real widget talks to Cloudflare from its iframe).
-  var jsonpSeq = 0;
-  function mintByScript(body) {
-    return new Promise(function (resolve, reject) {
-      var name = "ts" + (++jsonpSeq);
-      var el = d.createElement("script");
-      var done = function () { delete hook.jsonp[name]; if (el.parentNode) { el.parentNode.removeChild(el); } };
-      hook.jsonp[name] = function (j) { done(); try { resolve(checkAnswer(j, 400)); } catch (e) { reject(e); } };
-      body.set("callback", "__siteverify.jsonp." + name);
-      el.src = mintURL + "?" + body.toString();
-      el.onerror = function () { done(); reject(MintError("cannot reach the Turnstile mock at " + mintURL, "network")); };
-      (d.head || d.documentElement).appendChild(el);
-    });
-  }
-
-  function mint(wdg) {
-    pending++;
-    return fetch(mintURL, {method: "POST", body: mintBody(wdg), credentials: "omit", cache: "no-store"})
-      .then(function (r) {
-        return r.text().then(function (text) {
-          var j;
-          try { j = JSON.parse(text); } catch (e) { j = null; }
-          return checkAnswer(j, r.status);
-        });
-      }, function () { return mintByScript(mintBody(wdg)); })
-      .finally(function () { pending--; });
-  }
+  function mint(wdg) { return kit.mint(function () { return mintBody(wdg); }); }
 
   // errorCode maps a mint failure to Turnstile's client error codes: 600010
   // for a failed challenge (the "always fails" test sitekeys), 110100 for an
@@ -486,10 +411,9 @@
   var hook = {
     provider: PROVIDER,
     version: cfg.version || "",
-    jsonp: {},
     mintURL: mintURL,
     surface: {methods: Object.keys(api), params: PARAM_NAMES.slice()},
-    idle: function () { return loaded && pending === 0 && queued === 0 && readyQueue.length === 0; },
+    idle: function () { return loaded && kit.pending === 0 && queued === 0 && readyQueue.length === 0; },
     loaded: function () { return loaded; },
     widgets: function () {
       return order.map(function (id) {
@@ -501,42 +425,11 @@
       });
     },
     events: function () { return events.slice(); },
-    // expire(mockNowMs): as the reCAPTCHA script's (see hcaptcha.js).
-    expire: function (mockNowMs) {
-      var n = 0, cbs = 0;
-      order.slice().forEach(function (id) {
-        var x = widgets[id];
-        if (!x || !x.response) { return; }
-        if (mockNowMs === undefined || (x.expiresAt && x.expiresAt <= mockNowMs)) {
-          var before = events.length;
-          if (expire(x)) {
-            n++;
-            for (var i = before; i < events.length; i++) {
-              if (events[i].type === "expired-callback") { cbs++; }
-            }
-          }
-        }
-      });
-      return {expired: n, callbacks: cbs};
-    },
+    // expire(mockNowMs): see siteverifyKit.expireWidgets (common.js).
+    expire: function (mockNowMs) { return kit.expireWidgets(order, widgets, expire, mockNowMs); },
     expireAll: function () { return hook.expire(); }
   };
-  var prev = w.__siteverify;
-  if (prev && typeof prev === "object" && prev.provider !== PROVIDER) {
-    var mine = {idle: hook.idle, events: hook.events, widgets: hook.widgets, expire: hook.expire};
-    hook.jsonp = prev.jsonp || hook.jsonp;
-    hook.others = prev;
-    hook.idle = function () { return mine.idle() && prev.idle(); };
-    hook.events = function () { return prev.events().concat(mine.events()); };
-    hook.widgets = function () { return prev.widgets().concat(mine.widgets()); };
-    hook.expire = function (now) {
-      var a = mine.expire(now), b = prev.expire(now);
-      return {expired: a.expired + b.expired, callbacks: a.callbacks + b.callbacks};
-    };
-  }
-  try {
-    Object.defineProperty(w, "__siteverify", {value: hook, configurable: true});
-  } catch (e) { w.__siteverify = hook; }
+  kit.publish(hook);
 
   // --- loading ---
   function init() {
