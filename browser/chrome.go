@@ -103,6 +103,11 @@ type Options struct {
 	// Flags are extra Chromium command-line flags, e.g.
 	// {"proxy-server": "http://127.0.0.1:3128"}; a false value removes a flag.
 	Flags map[string]any
+	// Proxy, when set, sends the browser's requests through a forward proxy
+	// that answers the providers' real URLs from a mock, and trusts the
+	// proxy's CA, and only it, for the run (see [Proxy]). Loopback pages
+	// still load directly.
+	Proxy *Proxy
 }
 
 // Browser is one running headless Chromium. Flows each get a fresh browser
@@ -116,6 +121,7 @@ type Browser struct {
 	allocCancel context.CancelFunc
 	closeOnce   sync.Once
 	output      *syncBuffer
+	proxy       *Proxy // nil: no proxy, providers' URLs answered in each tab
 }
 
 // Launch starts Chromium. It is quiet on a machine without a network: the
@@ -150,12 +156,20 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	if opts.Visible {
 		allocOpts = append(allocOpts, chromedp.VisibleWindow)
 	}
+	if opts.Proxy != nil {
+		if err := opts.Proxy.validate(); err != nil {
+			return nil, err
+		}
+		for k, v := range opts.Proxy.chromeFlags() {
+			allocOpts = append(allocOpts, chromedp.Flag(k, v))
+		}
+	}
 	for k, v := range opts.Flags {
 		allocOpts = append(allocOpts, chromedp.Flag(k, v))
 	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), allocOpts...)
 	bctx, cancel := chromedp.NewContext(allocCtx)
-	b := &Browser{path: path, ctx: bctx, cancel: cancel, allocCancel: allocCancel, output: out}
+	b := &Browser{path: path, ctx: bctx, cancel: cancel, allocCancel: allocCancel, output: out, proxy: opts.Proxy}
 
 	timeout := opts.LaunchTimeout
 	if timeout <= 0 {
@@ -194,6 +208,10 @@ func (b *Browser) Path() string { return b.path }
 
 // Version is the browser's product string, e.g. "Chrome/142.0.7444.59".
 func (b *Browser) Version() string { return b.version }
+
+// Proxy is the proxy the browser was launched with ([Options].Proxy), nil
+// when none.
+func (b *Browser) Proxy() *Proxy { return b.proxy }
 
 // Close stops the browser and removes its temporary profile. It is
 // idempotent.

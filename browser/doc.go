@@ -58,7 +58,24 @@
 // When there is none the error is [ErrChromeNotFound], which says how to
 // install it.
 //
-// Staging mode ([Config].Staging) loads the real Google script with the
-// page's staging sitekey and no interception; only FLOW-001 and FLOW-002 on
-// v3 pages run there. Without a network it fails at once with [ErrNoNetwork].
+// Through the providers' real URLs: a browser launched with a [Proxy]
+// ([Options].Proxy, [Config].Proxy; see [Impersonate]) sends its requests
+// through the mock's forward proxy (--proxy-server) and trusts the mock's CA,
+// and only it, for the run (--ignore-certificate-errors-spki-list with the
+// CA's SPKI hash; never a blanket ignore of certificate errors). Its tabs
+// then answer nothing in the browser: each provider's script loads from its
+// real URL, served by the mock behind the proxy. Loopback pages still load
+// directly (Chromium's implicit proxy bypass for localhost and 127.0.0.0/8).
+//
+// Staging mode ([Config].Staging) runs the staging code path: the real
+// provider script with the page's staging sitekey, no interception in the
+// browser, and a backend that calls the provider's real verify URL; only
+// FLOW-001 and FLOW-002 on v3 pages run there. Against the real provider it
+// needs a network, and without one fails at once with [ErrNoNetwork].
+// Against an impersonation ([Config].Proxy and [Config].Impersonator: a mock
+// answering Google's real URLs through its proxy, the backend given
+// intercept.ProxyEnv and intercept.CAEnv) it runs offline, and FLOW-001 also
+// checks, from that mock's journal, that the backend verified the page's
+// token exactly once with the secret of the staging sitekey. The report
+// says which it was ([Report].Against).
 package browser

@@ -167,10 +167,7 @@ func flowHappyPath(fr *flowRun) error {
 		return err
 	}
 	if fr.staging {
-		if out != outcomeSuccess {
-			return failf("the page showed %s", describeOutcome(out))
-		}
-		return passf("the page showed success%s", callbackNote)
+		return fr.stagingHappyPath(out, callbackNote)
 	}
 	ms, j := fr.mints(), fr.journal()
 	m, ok := fr.submittedMint(ms, j)
@@ -227,6 +224,8 @@ func flowResubmit(fr *flowRun) error {
 		if m, ok := fr.submittedMint(fr.mints(), fr.journal()); ok {
 			token = m.Token
 		}
+	} else if fr.jnl != nil {
+		token, _, _ = fr.stagingToken(fr.journal())
 	}
 	sub, ok := fr.submissionWith(token)
 	if !ok {
@@ -255,7 +254,7 @@ func flowResubmit(fr *flowRun) error {
 	}
 	if second == outcomeSuccess {
 		why := ""
-		if !fr.staging && token != "" {
+		if fr.jnl != nil && token != "" {
 			switch n := countCalls(j, token); n {
 			case 0, 1:
 				why = fmt.Sprintf("; the backend called siteverify only %d time(s) for this token, so it reused an earlier verdict instead of verifying again", n)
@@ -270,7 +269,7 @@ func flowResubmit(fr *flowRun) error {
 		return failf("the same token was accepted twice: %s%s", what, why)
 	}
 	detail := ""
-	if !fr.staging && token != "" {
+	if fr.jnl != nil && token != "" {
 		detail = "; " + describeVerifications(j, token)
 	}
 	if sub.isScripted() {

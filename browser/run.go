@@ -73,14 +73,66 @@ func (r Result) JournalDump() string { return mockserver.Dump(r.Journal) }
 type Report struct {
 	// Browser is the browser's product string.
 	Browser string `json:"browser"`
-	// Staging is true for a run against the real Google script.
+	// Staging is true for a run of the staging code path: the provider's
+	// real script, no interception in the browser, staging sitekeys.
 	Staging bool `json:"staging"`
+	// Against says what answered the providers' URLs: the mock (offline),
+	// a mock impersonating the provider on its real URLs (staging in
+	// tests), or the real provider.
+	Against Against `json:"against"`
+	// Proxy is the forward proxy the browser reached the providers' real
+	// URLs through, "" when none.
+	Proxy string `json:"proxy,omitempty"`
 	// Started is when the run began; Duration how long it took, browser
 	// start included.
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
 	// Results are in page order, then flow order.
 	Results []Result `json:"results"`
+}
+
+// Against is what answered the providers' URLs in a run.
+type Against string
+
+// What a run was against.
+const (
+	// AgainstMock: an offline run; the providers' URLs were answered by the
+	// mock, in the browser (DevTools interception) or through its proxy.
+	AgainstMock Against = "mock"
+	// AgainstImpersonation: the staging code path, with the providers'
+	// real URLs answered by a mock impersonating the provider (its forward
+	// proxy and CA), for the browser and the backend alike.
+	AgainstImpersonation Against = "impersonation"
+	// AgainstProvider: the staging code path against the real provider,
+	// over the network.
+	AgainstProvider Against = "real provider"
+)
+
+// against is what a run with cfg is against.
+func (cfg Config) against() Against {
+	switch {
+	case !cfg.Staging:
+		return AgainstMock
+	case cfg.Proxy != nil:
+		return AgainstImpersonation
+	}
+	return AgainstProvider
+}
+
+// Mode describes the run in a few words, e.g. "staging, against an
+// impersonation of the provider (the mock, through the proxy
+// http://127.0.0.1:41234)": the report's first line says it, so that nobody
+// takes a run against an impersonation for one against the real provider.
+func (r Report) Mode() string {
+	switch {
+	case r.Against == AgainstImpersonation:
+		return fmt.Sprintf("staging, against an impersonation of the provider, not the real provider (the mock on the providers' real URLs, through the proxy %s)", r.Proxy)
+	case r.Staging:
+		return "staging, against the real provider"
+	case r.Proxy != "":
+		return fmt.Sprintf("offline, against the mock (the providers' real URLs through its proxy %s)", r.Proxy)
+	}
+	return "offline, against the mock"
 }
 
 // OK reports whether no flow failed or errored.
@@ -130,11 +182,7 @@ func (r Report) Counts() map[Status]int {
 // console, journal). Screenshots are not written; see Result.Screenshot.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	mode := "offline, against the mock"
-	if r.Staging {
-		mode = "staging, against Google"
-	}
-	fmt.Fprintf(&b, "browser flows (%s, %s)\n", mode, r.Browser)
+	fmt.Fprintf(&b, "browser flows (%s, %s)\n", r.Mode(), r.Browser)
 	for _, x := range r.Results {
 		fmt.Fprintf(&b, "  %-8s %-8s %-16s %s (%.2fs)\n", strings.ToUpper(string(x.Status)), x.ID, x.Page, x.Title, x.Duration.Seconds())
 		if x.Status == Skipped && x.Actual != "" {
@@ -157,7 +205,7 @@ func (r Report) WriteText(w io.Writer) error {
 		for _, s := range x.Console {
 			fmt.Fprintf(&b, "    %s\n", s)
 		}
-		if !r.Staging {
+		if !r.Staging || r.Against == AgainstImpersonation {
 			b.WriteString("  siteverify journal:\n")
 			for _, line := range strings.Split(strings.TrimRight(x.JournalDump(), "\n"), "\n") {
 				fmt.Fprintf(&b, "  %s\n", line)
@@ -206,13 +254,28 @@ type Config struct {
 	Pages []Page
 	// Flows selects flows by ID; empty means every flow.
 	Flows []string
-	// Staging runs the flows against the real Google script (no
-	// interception) and the pages' staging sitekeys. Flows that need the
-	// mock are skipped. With no network it fails fast.
+	// Staging runs the staging code path: the real provider script URL,
+	// no interception in the browser, the pages' staging sitekeys, and a
+	// backend that calls the provider's real verify URL. Flows that need the
+	// mock are skipped. Against the real provider (no Proxy) it needs a
+	// network and fails fast without one.
 	Staging bool
 	// StagingProbeURL is fetched before a staging run to fail fast without a
-	// network; empty means StagingScriptURL.
+	// network (or without the proxy); empty means StagingScriptURL.
 	StagingProbeURL string
+	// Proxy, when set, is the forward proxy through which the browser
+	// reaches the providers' real URLs, answered by a mock (see
+	// [Impersonate]); the browser trusts the proxy's CA for the run. Offline
+	// it replaces the interception in the browser (Mock must be the mock
+	// behind the proxy); in staging mode it makes the run one against an
+	// impersonation of the provider. A Browser given must have been
+	// launched with the same proxy.
+	Proxy *Proxy
+	// Impersonator, in staging mode with a Proxy, is the mock behind the
+	// proxy. Only its siteverify journal is read, for the lifecycle checks
+	// a real provider cannot show: the page's token verified exactly once
+	// by the backend, with the secret of the page's sitekey.
+	Impersonator mockserver.ClientMock
 	// FlowTimeout bounds each flow; 0 means 30 s.
 	FlowTimeout time.Duration
 	// Logf, when set, gets a line per finished flow.
@@ -228,7 +291,10 @@ var ErrNoNetwork = errors.New("staging mode needs network access to Google")
 // error is for runs that cannot start: bad configuration, no Chromium, or
 // staging mode without a network.
 func Run(ctx context.Context, cfg Config) (Report, error) {
-	rep := Report{Staging: cfg.Staging, Started: time.Now()}
+	rep := Report{Staging: cfg.Staging, Against: cfg.against(), Started: time.Now()}
+	if cfg.Proxy != nil {
+		rep.Proxy = cfg.Proxy.URL
+	}
 	if err := validatePages(cfg.Pages); err != nil {
 		return rep, err
 	}
@@ -236,16 +302,35 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	if cfg.Staging {
+	switch {
+	case !cfg.Staging && cfg.Mock == nil:
+		return rep, errors.New("browser flows need a mock (Config.Mock), or staging mode")
+	case cfg.Impersonator != nil && (!cfg.Staging || cfg.Proxy == nil):
+		return rep, errors.New("Config.Impersonator is for staging mode against an impersonation: set Staging and Proxy too")
+	case cfg.Proxy != nil:
+		if err := cfg.Proxy.validate(); err != nil {
+			return rep, err
+		}
+		if cfg.Browser != nil && (cfg.Browser.Proxy() == nil || cfg.Browser.Proxy().URL != cfg.Proxy.URL) {
+			return rep, fmt.Errorf("Config.Proxy is %s but the browser was not launched with it: launch it with Options.Proxy", cfg.Proxy.URL)
+		}
+		if err := checkProxy(ctx, cfg.Proxy, cfg.StagingProbeURL); err != nil {
+			return rep, err
+		}
+	case cfg.Browser != nil && cfg.Browser.Proxy() != nil:
+		// Its requests would reach the proxy's mock, while the report says
+		// otherwise.
+		return rep, fmt.Errorf("the browser was launched with the proxy %s: set Config.Proxy to it too", cfg.Browser.Proxy().URL)
+	case cfg.Staging:
 		if err := CheckStagingNetwork(ctx, cfg.StagingProbeURL); err != nil {
 			return rep, err
 		}
-	} else if cfg.Mock == nil {
-		return rep, errors.New("browser flows need a mock (Config.Mock), or staging mode")
 	}
 	b := cfg.Browser
 	if b == nil {
-		if b, err = Launch(ctx, cfg.BrowserOptions); err != nil {
+		opts := cfg.BrowserOptions
+		opts.Proxy = cfg.Proxy
+		if b, err = Launch(ctx, opts); err != nil {
 			return rep, err
 		}
 		defer b.Close()
@@ -301,10 +386,18 @@ func runFlow(ctx context.Context, b *Browser, cfg Config, p Page, f Flow) (res R
 	}
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
+	// The providers' URLs are answered in the browser only offline without
+	// a proxy; through a proxy, and in staging mode, they go to the network
+	// (the proxy's impersonating mock, or the real provider).
 	mockURL := ""
-	var mock mockserver.ClientMock
+	var mock, jnl mockserver.ClientMock
 	if !cfg.Staging {
-		mock, mockURL = cfg.Mock, cfg.Mock.URL()
+		mock, jnl = cfg.Mock, cfg.Mock
+		if cfg.Proxy == nil {
+			mockURL = cfg.Mock.URL()
+		}
+	} else if cfg.Impersonator != nil {
+		jnl = cfg.Impersonator
 	}
 	t, closeTab, err := b.openTab(ctx, mockURL)
 	if err != nil {
@@ -318,11 +411,13 @@ func runFlow(ctx context.Context, b *Browser, cfg Config, p Page, f Flow) (res R
 	}
 	fctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
-	fr := &flowRun{ctx: fctx, tab: t, page: p, mock: mock, staging: cfg.Staging, started: start}
-	if mock != nil {
-		if j, err := mock.JournalSince(ctx, math.MaxUint64); err == nil { // no entries, just the newest seq
+	fr := &flowRun{ctx: fctx, tab: t, page: p, mock: mock, jnl: jnl, staging: cfg.Staging, started: start}
+	if jnl != nil {
+		if j, err := jnl.JournalSince(ctx, math.MaxUint64); err == nil { // no entries, just the newest seq
 			fr.startJnl = j.LastSeq()
 		}
+	}
+	if mock != nil {
 		if ms, err := mock.Mints(ctx); err == nil && len(ms) > 0 {
 			fr.startMnt = ms[len(ms)-1].Seq
 		}

@@ -30,10 +30,13 @@ const (
 
 // flowRun is one flow against one page, in its own tab.
 type flowRun struct {
-	ctx      context.Context // the tab's context, bounded by the flow timeout
-	tab      *tab
-	page     Page
-	mock     mockserver.ClientMock // nil in staging mode
+	ctx  context.Context // the tab's context, bounded by the flow timeout
+	tab  *tab
+	page Page
+	mock mockserver.ClientMock // nil in staging mode
+	// jnl is whose siteverify journal the flow reads: the mock offline,
+	// the impersonating mock in staging mode against one, else nil.
+	jnl      mockserver.ClientMock
 	staging  bool
 	steps    []string
 	started  time.Time
@@ -424,10 +427,10 @@ func (fr *flowRun) replay(s Submission) (outcome, error) {
 
 // journal returns the siteverify requests since the flow started.
 func (fr *flowRun) journal() []mockserver.Request {
-	if fr.mock == nil {
+	if fr.jnl == nil {
 		return nil
 	}
-	j, err := fr.mock.JournalSince(context.WithoutCancel(fr.ctx), fr.startJnl)
+	j, err := fr.jnl.JournalSince(context.WithoutCancel(fr.ctx), fr.startJnl)
 	if err != nil {
 		fr.step("read the mock's journal: %v", err)
 		return nil
