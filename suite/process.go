@@ -56,8 +56,10 @@ type process struct {
 
 // startProcess starts the backend as st describes, in its own process group
 // (so stopping it also stops what it spawned, as `go run` or a shell does).
-// Its output goes to out (bounded) and, if set, to tee.
-func startProcess(st *target.Start, baseDir string, environ []string, out *tailBuffer, tee io.Writer) (*process, error) {
+// Its output goes to out (bounded) and, if set, to tee. A non-nil wrap runs
+// it in its own mount namespace with the providers' hosts file
+// (start.resolve_providers); the PID started is still the backend's.
+func startProcess(st *target.Start, baseDir string, environ []string, out *tailBuffer, tee io.Writer, wrap *nsWrap) (*process, error) {
 	dir := st.Dir
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(baseDir, dir)
@@ -84,11 +86,19 @@ func startProcess(st *target.Start, baseDir string, environ []string, out *tailB
 	default:
 		// Look the program up in the PATH the backend gets (start.env may
 		// set it), not only the harness's.
-		if p, err := lookPathIn(name, envValue(env, "PATH")); err == nil {
+		p, err := lookPathIn(name, envValue(env, "PATH"))
+		if err == nil {
 			name = p
+		} else if wrap != nil {
+			// Unwrapped, exec reports this at Start; wrapped, sh would.
+			return nil, fmt.Errorf("start backend %q (start.command, in %s): %w", strings.Join(st.Command, " "), dir, err)
 		}
 	}
-	cmd := exec.Command(name, st.Command[1:]...)
+	args := st.Command[1:]
+	if wrap != nil {
+		name, args = wrap.command(name, args)
+	}
+	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
 	// The backend writes into a pipe the harness reads itself, rather than

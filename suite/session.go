@@ -53,6 +53,12 @@ type Config struct {
 	// BackendOutput, if set, also receives a started backend's output as it
 	// is written (the report keeps the last 256 KiB either way).
 	BackendOutput io.Writer
+	// CADir is the directory of the mock's test CA, made there on first
+	// use, for a target that reaches the mock on the providers' real URLs
+	// (start.use_proxy, start.resolve_providers, {{proxy_url}},
+	// {{ca_file}}, {{tls_addr}}), e.g. "/var/cache/siteverify/ca". Empty
+	// means intercept.DefaultCADir().
+	CADir string
 }
 
 // RequestMargin is added to the target's outage.answer_within to bound a
@@ -81,7 +87,8 @@ type Session struct {
 	deadline  time.Time // the run's, from NewSession's context; zero if none
 	port      int       // {{port}}, kept across restarts
 	out       *tailBuffer
-	watch     *watch // nil when the backend cannot be watched
+	watch     *watch        // nil when the backend cannot be watched
+	icpt      *interception // nil unless the target reaches the mock on the providers' real URLs
 
 	mu      sync.Mutex
 	proc    *process // the current start of the backend; replaced on restart
@@ -132,6 +139,12 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 	}
 
 	vars := target.Vars{VerifyURL: s.mock.URL() + t.ProviderValue().VerifyPath(), MockURL: s.mock.URL(), Secret: s.site.Secret, SiteKey: s.site.SiteKey}
+	if t.Intercepts() {
+		if s.icpt, err = startInterception(ctx, t, s.mock, cfg.CADir); err != nil {
+			return nil, err
+		}
+		vars.ProxyURL, vars.CAFile, vars.TLSAddr = s.icpt.proxyURL, s.icpt.caFile, s.icpt.tlsAddr
+	}
 	if t.Start != nil {
 		if vars.Port, err = freePort(); err != nil {
 			return nil, fmt.Errorf("pick a port for the backend: %w", err)
@@ -192,7 +205,11 @@ func (s *Session) startBackend(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	p, err := startProcess(st, s.cfg.Target.Dir, environ, s.out, s.cfg.BackendOutput)
+	var wrap *nsWrap
+	if s.icpt != nil {
+		environ, wrap = s.icpt.environ(environ), s.icpt.wrap
+	}
+	p, err := startProcess(st, s.cfg.Target.Dir, environ, s.out, s.cfg.BackendOutput, wrap)
 	if err != nil {
 		return err
 	}
@@ -281,8 +298,9 @@ func (s *Session) redact(text string) string {
 	return text
 }
 
-// Close stops the backend (if the session started it) and the in-process
-// mock (if it started one). It is idempotent. The mock goes first, so a
+// Close stops the backend (if the session started it), the in-process
+// mock (if it started one) and the interception of the providers' real
+// URLs. It is idempotent. The mock and the interception go first, so a
 // backend stuck on a hung siteverify call is released and can exit.
 func (s *Session) Close() error {
 	var err error
@@ -290,6 +308,7 @@ func (s *Session) Close() error {
 		if s.ownMock != nil {
 			s.ownMock.Close()
 		}
+		s.icpt.close()
 		if p := s.backend(); p != nil {
 			err = p.stop(s.deadline)
 		}
