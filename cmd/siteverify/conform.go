@@ -37,12 +37,16 @@ func conformFlags() []option {
 		{flag: "timeout", env: "SITEVERIFY_TIMEOUT", def: defaultConformTimeout.String(), usage: "bound on the whole run, backend start included"},
 		{flag: "seed", env: "SITEVERIFY_SEED", def: "0", usage: "shuffle the case order with this seed (0: catalog order)"},
 		{flag: "v", env: "SITEVERIFY_VERBOSE", boolean: true, usage: "verbose: details of passing cases too, and the backend's output as it runs"},
+		// For targets with start.use_proxy, start.resolve_providers or
+		// {{proxy_url}}, {{ca_file}}, {{tls_addr}}; read only by them.
+		caDirOption,
 	}
 }
 
 // conformConfig is a validated `siteverify conform` invocation.
 type conformConfig struct {
 	target, mockURL, adminToken, junit, json, html string
+	caDir                                          string // "" for the default, resolved only if the target intercepts
 	focus                                          []string
 	labelFilter                                    string
 	strict, list, verbose                          bool
@@ -87,6 +91,8 @@ func loadConformConfig(args []string, env func(string) string) (conformConfig, e
 			c.target = v
 		case "mock-url":
 			c.mockURL = v
+		case "ca-dir":
+			c.caDir = v
 		case "admin-token":
 			c.adminToken = v
 		case "junit":
@@ -166,7 +172,7 @@ func runConform(ctx context.Context, args []string, env func(string) string, std
 	}
 	scfg := suite.Config{
 		Target: tg, Mock: mock, Focus: cfg.focus, LabelFilter: cfg.labelFilter, Strict: cfg.strict,
-		Seed: cfg.seed, Timeout: cfg.timeout,
+		Seed: cfg.seed, Timeout: cfg.timeout, CADir: cfg.caDir,
 		OnResult: func(r suite.Result) { suite.WriteConsoleResult(stdout, r, cfg.verbose) },
 	}
 	if cfg.verbose {
