@@ -13,6 +13,15 @@
 //     with its ID, area and level, for `siteverify conform`, `go test
 //     ./suite` and users' own Ginkgo suites.
 //
+// A backend that hard-codes the provider's real verify URL is tested
+// through it: a target whose start section sets use_proxy or
+// resolve_providers (or uses {{proxy_url}}, {{ca_file}}, {{tls_addr}}) makes
+// the session serve its in-process mock on the providers' real URLs, with
+// the mock's test CA ([Config].CADir), through a forward proxy and a TLS
+// listener (package mockserver/intercept), and give the backend the proxy
+// and CA variables, or, for resolve_providers (Linux), its own /etc/hosts in
+// a private mount namespace.
+//
 // Each case uses fresh tokens, scripts the mock only for its own tokens, and
 // reads only its own journal entries, so cases can run in any order; they
 // must not run concurrently against one target, since some count the

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/mockserver/intercept"
 	"github.com/siteverify/siteverify/suite"
 	"github.com/siteverify/siteverify/suite/target"
 )
@@ -182,5 +183,30 @@ func TestInterceptNeedsInProcessMock(t *testing.T) {
 	want := "target hardcoded intercepts the providers' real URLs (start.use_proxy), which serves the mock in-process, but the mock is remote (" + srv.URL() + "); run without --mock-url"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("NewSession with a remote mock: %v\nwant %s", err, want)
+	}
+}
+
+// TestReadmeTargetFileInterception keeps the README's target-file section
+// in step with the code: every placeholder, and every variable the
+// interception sets (intercept.ProxyEnvNames, CAEnvNames), is named there.
+func TestReadmeTargetFileInterception(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## The target file\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var want []string
+	for _, ph := range target.Placeholders {
+		want = append(want, "`{{"+ph.Name+"}}`")
+	}
+	for _, n := range slices.Concat(intercept.ProxyEnvNames, intercept.NoProxyEnvNames, intercept.CAEnvNames) {
+		want = append(want, "`"+n+"`")
+	}
+	want = append(want, "`use_proxy`", "`resolve_providers`", "`"+intercept.NoProxy+"`")
+	for _, w := range want {
+		if !strings.Contains(section, w) {
+			t.Errorf("README.md's target-file section does not name %s", w)
+		}
 	}
 }
