@@ -17,7 +17,7 @@ import (
 
 // Flags for running the catalog as a Ginkgo suite with go test:
 //
-//	go test ./suite -run TestConformance -args -target /abs/path/target.yaml [-strict] [-ginkgo.label-filter=outage] [-ginkgo.v]
+//	go test ./suite -run TestConformance -args -target /abs/path/target.yaml [-strict] [-ca-dir DIR] [-ginkgo.label-filter=outage] [-ginkgo.v]
 //
 // A relative -target is relative to the suite directory. Without -target
 // the catalog runs against the in-process reference backend, which must
@@ -27,13 +27,14 @@ var (
 	mockURLFlag    = flag.String("mock-url", "", "drive a running `siteverify serve` instead of an in-process mock")
 	adminTokenFlag = flag.String("admin-token", "", "admin token for -mock-url")
 	strictFlag     = flag.Bool("strict", false, "count failed SHOULD cases as failures")
+	caDirFlag      = flag.String("ca-dir", "", "directory of the mock's test CA, for targets with start.use_proxy or start.resolve_providers (default: siteverify/ca in the user's cache directory)")
 )
 
 func TestConformance(t *testing.T) {
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	g := gomega.NewWithT(t)
 	ctx := context.Background()
-	cfg := suite.Config{Strict: *strictFlag}
+	cfg := suite.Config{Strict: *strictFlag, CADir: *caDirFlag}
 	if *targetFlag == "" {
 		tg, m, stop, err := refTarget("v3", "", "")
 		g.Expect(err).NotTo(gomega.HaveOccurred())
