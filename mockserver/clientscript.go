@@ -432,6 +432,9 @@ func (c *Client) ClearMints(ctx context.Context) error {
 // admin endpoints.
 func (s *Server) clientRoutes(mux *http.ServeMux) {
 	for _, p := range Providers() {
+		if len(p.scriptPaths) == 0 {
+			continue // Enterprise's tokens come from the reCAPTCHA script's enterprise.js
+		}
 		for _, path := range p.scriptPaths {
 			mux.HandleFunc("GET "+path, s.serveClientScript)
 		}

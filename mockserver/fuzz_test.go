@@ -1,9 +1,11 @@
 package mockserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -108,3 +110,71 @@ func fuzzVerify(f *testing.F, p *mockserver.Provider, seeds func(s *mockserver.S
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// FuzzVerifyEnterprise fuzzes the assessments endpoint: whatever the method,
+// query (API key, $alt), project and body, the answer is an Assessment
+// (200, with a boolean tokenProperties.valid) or Google's error envelope
+// whose code is the HTTP status, and the journal stays bounded.
+func FuzzVerifyEnterprise(f *testing.F) {
+	s, err := mockserver.NewServer(mockserver.Options{JournalSize: 50})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	site, err := s.AddSite(context.Background(), mockserver.Site{Kind: mockserver.EnterpriseScore})
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := issue(f, s, mockserver.TokenSpec{SiteKey: site.SiteKey, Reasons: "AUTOMATION"})
+	f.Add("POST", "key="+site.Secret, mockserver.EnterpriseTestProject, `{"event":{"token":"`+valid+`","siteKey":"`+site.SiteKey+`"}}`)
+	f.Add("POST", "key="+site.Secret+"&$alt=json%3Benum-encoding=int", "123", `{"event":{"token":1,"siteKey":[]}}`)
+	f.Add("POST", "", "x", `{"event":null}`)
+	f.Add("PUT", "key=AIza", "p", "")
+	f.Fuzz(func(t *testing.T, method, query, project, body string) {
+		if method != "POST" {
+			method = "GET"
+		}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Method = method
+		req.URL.Path = "/v1/projects/" + url.PathEscape(project) + "/assessments"
+		req.URL.RawQuery = query
+		req.Body = http.NoBody
+		if body != "" {
+			req.Body = nopCloser{strings.NewReader(body)}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		switch {
+		case rec.Code == http.StatusOK:
+			var a struct {
+				TokenProperties *struct{ Valid *bool } `json:"tokenProperties"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.TokenProperties == nil || a.TokenProperties.Valid == nil {
+				t.Fatalf("200 answer is not an assessment (%v): %s", err, rec.Body)
+			}
+		case rec.Code == http.StatusTemporaryRedirect || rec.Code == http.StatusMovedPermanently:
+			// net/http's mux redirects a path with "." or ".." segments to
+			// its clean form before any handler runs.
+		case rec.Code == http.StatusMethodNotAllowed || rec.Code == http.StatusNotFound && method != "POST":
+			if method == "POST" && rec.Code == http.StatusMethodNotAllowed {
+				t.Fatalf("POST got 405")
+			}
+		default:
+			var e struct {
+				Error struct{ Code int } `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil && rec.Code != http.StatusNotFound {
+				t.Fatalf("status %d without the error envelope: %s", rec.Code, rec.Body)
+			} else if err == nil && e.Error.Code != rec.Code {
+				t.Fatalf("status %d, envelope code %d", rec.Code, e.Error.Code)
+			}
+		}
+		if strings.Contains(rec.Body.String(), site.Secret) {
+			t.Fatal("the answer shows the API key")
+		}
+		if j := journal(t, s); len(j.Entries) > 50 {
+			t.Fatalf("journal holds %d entries, bound 50", len(j.Entries))
+		}
+	})
+}

@@ -34,9 +34,10 @@ type verdict struct {
 	site            Site
 	claims          *claims // nil unless the token decoded
 	challengeTS     time.Time
-	codes           []string // outcomeCodes: the wire error codes
-	retry           bool     // success again: an idempotent retry (Turnstile)
-	test            bool     // answered for the provider's official test keys
+	codes           []string       // outcomeCodes: the wire error codes
+	retry           bool           // success again: an idempotent retry (Turnstile)
+	test            bool           // answered for the provider's official test keys
+	request         *verifyRequest // the request, for dialects that echo it (Enterprise)
 }
 
 // Provider is one siteverify provider's wire: where the real service lives,
@@ -47,6 +48,7 @@ type verdict struct {
 type Provider struct {
 	name, title   string
 	verifyPath    string
+	routes        []string // mux patterns of the verify endpoint; nil means verifyPath
 	scriptPaths   []string
 	prefixes      []string // host + path prefix of every real URL the mock stands in for
 	tokenField    string
@@ -60,7 +62,7 @@ type Provider struct {
 }
 
 // Providers lists every provider the mock speaks.
-func Providers() []*Provider { return []*Provider{ReCAPTCHA, HCaptcha, Turnstile} }
+func Providers() []*Provider { return []*Provider{ReCAPTCHA, HCaptcha, Turnstile, Enterprise} }
 
 // ProviderForURL returns the provider one of whose RealPrefixes u is under.
 func ProviderForURL(u *url.URL) (*Provider, bool) {
@@ -148,7 +150,9 @@ func (p *Provider) KeyKinds() []KeyKind { return slices.Clone(p.kinds) }
 func (p *Provider) TokenLifetime() time.Duration { return p.tokenLifetime }
 
 // TestSite is the provider's official test key pair, answered as the
-// provider documents (every Server knows it).
+// provider documents (every Server knows it); the zero Site for a provider
+// without one (reCAPTCHA Enterprise: its testing keys are ordinary keys
+// with TestingScore).
 func (p *Provider) TestSite() Site { return p.testSite() }
 
 // sharedErrorCodes maps a failed verdict to the wire codes the providers
@@ -204,7 +208,7 @@ type dialect interface {
 	serverHeader() string
 	// errorCodes returns the wire error codes for a failed verdict.
 	errorCodes(v *verdict) []string
-	// appendAnswer renders the JSON answer for v.
+	// appendAnswer renders the JSON answer for v (v.request is the request).
 	appendAnswer(buf []byte, v *verdict) []byte
 	// appendErrorCodes renders a failure answer with exactly these codes.
 	appendErrorCodes(buf []byte, codes []string) []byte
@@ -212,6 +216,12 @@ type dialect interface {
 	contentType() string
 	// errorPage is the provider's HTML error page for an HTTP status.
 	errorPage(status int) []byte
+}
+
+// statusDialect is a dialect whose answers' HTTP status depends on the
+// verdict (Enterprise's API errors); the others answer 200.
+type statusDialect interface {
+	answerStatus(v *verdict) int
 }
 
 const hexDigits = "0123456789abcdef"

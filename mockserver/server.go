@@ -478,8 +478,14 @@ func (s *Server) claimsFor(spec TokenSpec, site Site) (*claims, error) {
 		return nil, err
 	}
 	c.issuedAt = c.issuedAt.Truncate(time.Millisecond).UTC()
+	if c.reasons, err = parseReasons(spec.Reasons); err != nil {
+		return nil, err
+	}
+	if c.reasons != 0 && kind.Provider() != Enterprise {
+		return nil, fmt.Errorf("reasons are reCAPTCHA Enterprise's, and the kind is %s", kind)
+	}
 	switch kind {
-	case V3:
+	case V3, EnterpriseScore, EnterpriseCheckbox:
 		c.action = spec.Action
 		if c.action == "" {
 			c.action = DefaultAction

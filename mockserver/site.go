@@ -21,6 +21,9 @@ const (
 	HCaptchaPublisher  KeyKind = "hcaptcha"            // hCaptcha (publisher): answers carry hostname and credit
 	HCaptchaEnterprise KeyKind = "hcaptcha-enterprise" // hCaptcha Enterprise: answers add score (1 is a bot) and score_reason
 	TurnstileStandard  KeyKind = "turnstile"           // Cloudflare Turnstile, any widget mode: answers carry action, cdata and metadata
+
+	EnterpriseScore    KeyKind = "recaptcha-enterprise"          // reCAPTCHA Enterprise score key: assessments carry riskAnalysis.score, reasons and action
+	EnterpriseCheckbox KeyKind = "recaptcha-enterprise-checkbox" // reCAPTCHA Enterprise checkbox key: a v2-style widget, assessed like a score key
 )
 
 // Valid reports whether k is one of the known key kinds.
@@ -66,6 +69,25 @@ type Site struct {
 	// AcceptAnyToken makes every non-empty token verify, never spent, never
 	// expired, as Google's test secret does.
 	AcceptAnyToken bool `json:"accept_any_token,omitempty"`
+	// Project is a reCAPTCHA Enterprise site's Google Cloud project ID, the
+	// {project} of its assessments URL; empty means EnterpriseTestProject.
+	// Its Secret is the project's API key.
+	Project string `json:"project,omitempty"`
+	// TestingScore is a reCAPTCHA Enterprise key's testingOptions.testingScore:
+	// every valid assessment of the site's tokens answers it (ExactlyZero
+	// for 0.0); 0 means none.
+	TestingScore float64 `json:"testing_score,omitempty"`
+}
+
+// testingScore is the site's testing score, if it has one.
+func (s Site) testingScore() (float64, bool) {
+	switch {
+	case s.TestingScore == 0:
+		return 0, false
+	case s.TestingScore == ExactlyZero:
+		return 0, true
+	}
+	return s.TestingScore, true
 }
 
 func (s Site) withDefaults() Site {
@@ -77,6 +99,9 @@ func (s Site) withDefaults() Site {
 	}
 	if s.PackageName == "" {
 		s.PackageName = "com.example.app"
+	}
+	if s.Project == "" && (s.Kind == EnterpriseScore || s.Kind == EnterpriseCheckbox) {
+		s.Project = EnterpriseTestProject
 	}
 	return s
 }
@@ -91,6 +116,12 @@ func (s Site) validate() error {
 		return fmt.Errorf("site %s: secret must differ from the sitekey", s.SiteKey)
 	case len(s.SiteKey) > 256 || len(s.Secret) > 256:
 		return fmt.Errorf("site %s: sitekey and secret must be at most 256 characters", abbreviate(s.SiteKey))
+	case s.TestingScore != 0 && s.TestingScore != ExactlyZero && !(s.TestingScore > 0 && s.TestingScore <= 1):
+		return fmt.Errorf("site %s: testing_score %v is outside [0, 1] (ExactlyZero, or -1 in JSON, for 0.0)", abbreviate(s.SiteKey), s.TestingScore)
+	case (s.Project != "" || s.TestingScore != 0) && s.Kind.Provider() != Enterprise:
+		return fmt.Errorf("site %s: project and testing_score are reCAPTCHA Enterprise settings, and its kind is %s", abbreviate(s.SiteKey), s.Kind)
+	case len(s.Project) > 64:
+		return fmt.Errorf("site %s: project is longer than 64 characters", abbreviate(s.SiteKey))
 	case s.Kind != "" && !s.Kind.Valid():
 		return fmt.Errorf("site %s: unknown kind %q (want one of %v)", s.SiteKey, s.Kind, KeyKinds())
 	}

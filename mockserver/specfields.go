@@ -35,11 +35,11 @@ var tokenSpecFields = withTypes([]SpecField{
 		ptr: func(t *TokenSpec) any { return &t.SiteKey }},
 	{Name: "kind", Doc: "the key type, e.g. v3; empty means the site's",
 		ptr: func(t *TokenSpec) any { return &t.Kind }},
-	{Name: "score", Doc: "score in [0, 1]: v3's (1 is a human; absent means 0.9) or hCaptcha Enterprise's (1 is a bot; absent means 0); 0 means 0.0", AppliesTo: []KeyKind{V3, HCaptchaEnterprise},
+	{Name: "score", Doc: "score in [0, 1]: v3's and reCAPTCHA Enterprise's (1 is a human; absent means 0.9) or hCaptcha Enterprise's (1 is a bot; absent means 0); 0 means 0.0", AppliesTo: []KeyKind{V3, HCaptchaEnterprise, EnterpriseScore, EnterpriseCheckbox},
 		ptr: func(t *TokenSpec) any { return &t.Score }},
 	{Name: "omit_score", Doc: "a v3 answer with no score field, as a v2 key used in place of a v3 one gives", AppliesTo: []KeyKind{V3},
 		ptr: func(t *TokenSpec) any { return &t.OmitScore }},
-	{Name: "action", Doc: `v3 action (empty means "submit") or Turnstile action (empty means none)`, AppliesTo: []KeyKind{V3, TurnstileStandard},
+	{Name: "action", Doc: `v3 and reCAPTCHA Enterprise action (empty means "submit") or Turnstile action (empty means none)`, AppliesTo: []KeyKind{V3, TurnstileStandard, EnterpriseScore, EnterpriseCheckbox},
 		ptr: func(t *TokenSpec) any { return &t.Action }},
 	{Name: "cdata", Doc: "Turnstile customer data; empty means none", AppliesTo: []KeyKind{TurnstileStandard},
 		ptr: func(t *TokenSpec) any { return &t.CData }},
@@ -53,6 +53,8 @@ var tokenSpecFields = withTypes([]SpecField{
 		ptr: func(t *TokenSpec) any { return &t.IssuedAgo }},
 	{Name: "lifetime", Doc: "how long the token verifies; empty means the default, at most 24h",
 		ptr: func(t *TokenSpec) any { return &t.Lifetime }},
+	{Name: "reasons", Doc: "reCAPTCHA Enterprise classification reasons, comma-separated, e.g. AUTOMATION,TOO_MUCH_TRAFFIC", AppliesTo: []KeyKind{EnterpriseScore, EnterpriseCheckbox},
+		ptr: func(t *TokenSpec) any { return &t.Reasons }},
 })
 
 // withTypes fills in each field's Type from the Go type it holds.

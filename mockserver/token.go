@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,10 @@ type TokenSpec struct {
 	IssuedAgo time.Duration
 	// Lifetime overrides DefaultTokenLifetime for this token.
 	Lifetime time.Duration
+	// Reasons are reCAPTCHA Enterprise classification reasons the
+	// assessment carries, comma-separated, e.g. "AUTOMATION,TOO_MUCH_TRAFFIC"
+	// (see EnterpriseReasons); empty means none. Ignored for other kinds.
+	Reasons string
 }
 
 // Issued is a minted token and when it stops being verifiable.
@@ -85,13 +90,42 @@ type claims struct {
 	action     string
 	hostname   string // or the Android package name
 	cdata      string // Turnstile's customer data
+	reasons    uint8  // Enterprise classification reasons: bit i is enterpriseReasons[i]
+}
+
+// reasonCodes are the enum values (1-based) of the claims' reasons.
+func (c *claims) reasonCodes() []int {
+	var out []int
+	for i := range enterpriseReasons {
+		if c.reasons&(1<<i) != 0 {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+// parseReasons turns a spec's comma-separated reasons into the claims' bits.
+func parseReasons(s string) (uint8, error) {
+	var bits uint8
+	if s == "" {
+		return 0, nil
+	}
+	for _, name := range strings.Split(s, ",") {
+		i := slices.Index(enterpriseReasons, strings.TrimSpace(name))
+		if i < 0 {
+			return 0, fmt.Errorf("reasons: unknown classification reason %q (want some of %s, comma-separated)", abbreviate(name), strings.Join(enterpriseReasons, ", "))
+		}
+		bits |= 1 << i
+	}
+	return bits, nil
 }
 
 func (c *claims) score() float64 { return float64(c.scoreMilli) / 1000 }
 
 func (c *claims) expiresAt() time.Time { return c.issuedAt.Add(c.lifetime) }
 
-// Token layout, before base64url: version, kind, flags, issuedAt (unix ms,
+// Token layout, before base64url: version, kind, flags (bit 0 omitScore,
+// bits 1-7 Enterprise reasons), issuedAt (unix ms,
 // 8 bytes), lifetime (ms, 4), score (milli, 2), id (16), then three
 // length-prefixed strings (sitekey, action, hostname), then filler up to
 // tokenPayloadSize, then an HMAC-SHA256 of all that. The "03A" prefix and the
@@ -106,7 +140,7 @@ const (
 	MaxTokenLength = 4096
 )
 
-var kindCodes = []KeyKind{V3, V2Checkbox, V2Invisible, Android, HCaptchaPublisher, HCaptchaEnterprise, TurnstileStandard}
+var kindCodes = []KeyKind{V3, V2Checkbox, V2Invisible, Android, HCaptchaPublisher, HCaptchaEnterprise, TurnstileStandard, EnterpriseScore, EnterpriseCheckbox}
 
 func kindCode(k KeyKind) byte {
 	for i, kk := range kindCodes {
@@ -156,6 +190,7 @@ func (tc *tokenCodec) encode(c *claims) (string, error) {
 	if c.omitScore {
 		flags |= 1
 	}
+	flags |= c.reasons << 1 // seven reasons fit the flags byte's other bits
 	buf = append(buf, tokenVersion, kindCode(c.kind), flags)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.issuedAt.UnixMilli()))
 	buf = binary.BigEndian.AppendUint32(buf, uint32(c.lifetime/time.Millisecond))
@@ -207,7 +242,7 @@ func (tc *tokenCodec) decode(tok string) (*claims, error) {
 	if payload[0] != tokenVersion || int(payload[1]) >= len(kindCodes) {
 		return nil, errBadToken
 	}
-	c := &claims{kind: kindCodes[payload[1]], omitScore: payload[2]&1 != 0}
+	c := &claims{kind: kindCodes[payload[1]], omitScore: payload[2]&1 != 0, reasons: payload[2] >> 1}
 	p := payload[3:]
 	c.issuedAt = time.UnixMilli(int64(binary.BigEndian.Uint64(p))).UTC()
 	c.lifetime = time.Duration(binary.BigEndian.Uint32(p[8:])) * time.Millisecond

@@ -24,8 +24,15 @@ func randRead(b []byte) (int, error) { return rand.Read(b) }
 func (s *Server) routes(extra map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range Providers() {
-		mux.HandleFunc(p.verifyPath, func(w http.ResponseWriter, r *http.Request) { s.serveVerify(p, w, r) })
+		routes := p.routes
+		if routes == nil {
+			routes = []string{p.verifyPath}
+		}
+		for _, pattern := range routes {
+			mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.serveVerify(p, w, r) })
+		}
 	}
+	s.enterpriseRoutes(mux)
 	mux.Handle(AdminPrefix, s.adminHandler())
 	s.clientRoutes(mux) // client script, mint endpoint and their admin routes; see clientscript.go
 	for pattern, h := range extra {
@@ -42,6 +49,7 @@ type verifyRequest struct {
 	secret, token, remoteIP string
 	siteKey                 string // hCaptcha's optional sitekey
 	idempotencyKey          string // Turnstile's optional idempotency_key
+	enterprise              *enterpriseRequest
 	secretIn                string
 	query, form             url.Values
 	badRequest              bool
@@ -115,6 +123,10 @@ func (s *Server) serveVerify(p *Provider, w http.ResponseWriter, r *http.Request
 		v.outcome = outcomeBadRequest
 	} else {
 		v = s.verify(p, &vr, reg)
+	}
+	v.request = &vr
+	if sd, ok := p.wire.(statusDialect); ok && status == http.StatusOK {
+		status = sd.answerStatus(&v)
 	}
 	bp := bufPool.Get().(*[]byte)
 	body := p.wire.appendAnswer((*bp)[:0], &v)
@@ -217,6 +229,11 @@ func (s *Server) lookup(secret, token string) registration {
 func (s *Server) verify(p *Provider, vr *verifyRequest, reg registration) verdict {
 	secret, token := vr.secret, vr.token
 	now := s.clock.now()
+	if vr.enterprise != nil {
+		if v, decided := s.enterpriseAuth(vr, reg); decided {
+			return v
+		}
+	}
 	if token == "" || secret == "" {
 		return verdict{outcome: outcomeMissing, missingResponse: token == "", missingSecret: secret == ""}
 	}
@@ -247,10 +264,15 @@ func (s *Server) verify(p *Provider, vr *verifyRequest, reg registration) verdic
 	if c == nil {
 		c, decodeErr = s.codec.decode(token)
 	}
-	if decodeErr != nil || c.siteKey != site.SiteKey {
+	if decodeErr != nil {
+		return verdict{outcome: outcomeInvalidResponse, site: site}
+	}
+	if c.siteKey != site.SiteKey {
 		// A token minted for another site is invalid-input-response
 		// (wire-facts §1.8, [uncertain]; override with a Rule if needed).
-		return verdict{outcome: outcomeInvalidResponse, site: site}
+		// Its claims tell Enterprise's answer a mismatch from a malformed
+		// token.
+		return verdict{outcome: outcomeInvalidResponse, site: site, claims: c}
 	}
 	if v, failed := p.wire.check(vr, site); failed {
 		return v
@@ -350,8 +372,14 @@ func (s *Server) applyRule(p *Provider, w http.ResponseWriter, r *http.Request, 
 		entry.Status, entry.Response = status, keep(rule.Body, journalMaxResponseBytes)
 	case rule.ErrorCodes != nil:
 		body := p.wire.appendErrorCodes(nil, rule.ErrorCodes)
-		s.writeAnswer(p, w, http.StatusOK, p.wire.contentType(), body)
-		entry.Status, entry.Response = http.StatusOK, truncate(string(body), journalMaxResponseBytes)
+		status := http.StatusOK
+		if sd, ok := p.wire.(statusDialect); ok {
+			// Enterprise: an API error's code decides the status (503 for
+			// UNAVAILABLE); an invalid reason is a 200 assessment.
+			status = sd.answerStatus(&verdict{outcome: outcomeCodes, codes: rule.ErrorCodes})
+		}
+		s.writeAnswer(p, w, status, p.wire.contentType(), body)
+		entry.Status, entry.Response = status, truncate(string(body), journalMaxResponseBytes)
 	case rule.Status >= 400:
 		body := p.wire.errorPage(rule.Status)
 		s.writeAnswer(p, w, rule.Status, "text/html; charset=UTF-8", body)

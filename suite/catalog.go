@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite/target"
 )
 
 // Level is how binding a case's requirement is.
@@ -59,16 +60,18 @@ func (c Case) AppliesTo(k mockserver.KeyKind) bool {
 	return c.Kinds == nil || slices.Contains(c.Kinds, k)
 }
 
-// KindsString lists the kinds the case applies to: "all" for every kind,
-// "all but android" when it is shorter than the list.
+// KindsString lists the kinds the case applies to: "all" for every kind a
+// target may name, "all but android" when it is shorter than the list.
 func (c Case) KindsString() string {
 	if c.Kinds == nil {
 		return "all"
 	}
 	var missing []string
-	for _, k := range mockserver.KeyKinds() {
-		if !slices.Contains(c.Kinds, k) {
-			missing = append(missing, string(k))
+	for _, p := range target.Providers() {
+		for _, k := range p.KeyKinds() {
+			if !slices.Contains(c.Kinds, k) {
+				missing = append(missing, string(k))
+			}
 		}
 	}
 	if len(missing) < len(c.Kinds) {

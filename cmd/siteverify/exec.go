@@ -37,9 +37,10 @@ const (
 )
 
 // providerVerifyURLVar is the variable exec sets to a provider's siteverify
-// URL on the mock: SITEVERIFY_RECAPTCHA_VERIFY_URL, _HCAPTCHA_, _TURNSTILE_.
+// URL on the mock: SITEVERIFY_RECAPTCHA_VERIFY_URL, _HCAPTCHA_, _TURNSTILE_,
+// _RECAPTCHA_ENTERPRISE_ (the default project's assessments URL).
 func providerVerifyURLVar(p *mockserver.Provider) string {
-	return "SITEVERIFY_" + strings.ToUpper(p.Name()) + "_VERIFY_URL"
+	return "SITEVERIFY_" + strings.ToUpper(strings.ReplaceAll(p.Name(), "-", "_")) + "_VERIFY_URL"
 }
 
 // builtinFixturesName names the embedded sample fixtures in messages.
@@ -74,7 +75,8 @@ with COMMAND's status. SIGINT and SIGTERM are passed on to COMMAND. With no
 The command gets:
   SITEVERIFY_URL          the mock's base URL, e.g. http://127.0.0.1:41234
   SITEVERIFY_VERIFY_URL   its siteverify URL for the default site: $SITEVERIFY_URL/recaptcha/api/siteverify
-  SITEVERIFY_RECAPTCHA_VERIFY_URL, SITEVERIFY_HCAPTCHA_VERIFY_URL, SITEVERIFY_TURNSTILE_VERIFY_URL
+  SITEVERIFY_RECAPTCHA_VERIFY_URL, SITEVERIFY_HCAPTCHA_VERIFY_URL, SITEVERIFY_TURNSTILE_VERIFY_URL,
+  SITEVERIFY_RECAPTCHA_ENTERPRISE_VERIFY_URL (the default project's assessments URL)
                           each provider's siteverify URL on the mock (their sites' keys are
                           in the tokens file)
   SITEVERIFY_SITEKEY      the default site's sitekey

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/suite/target"
 	"io"
 	"os"
 	"slices"
@@ -35,8 +36,10 @@ func runFixtures(_ context.Context, args []string, _ func(string) string, stdout
 // provider's.
 var starterKinds = func() []string {
 	var out []string
-	for _, k := range mockserver.KeyKinds() {
-		out = append(out, string(k))
+	for _, p := range target.Providers() {
+		for _, k := range p.KeyKinds() {
+			out = append(out, string(k))
+		}
 	}
 	return out
 }()

@@ -177,7 +177,7 @@ func TestServeConfigFixtures(t *testing.T) {
 	}
 
 	_, err = loadServeConfig(nil, envMap("SITEVERIFY_FIXTURES", bad))
-	want := "SITEVERIFY_FIXTURES: " + bad + `:4: tokens[0].spec.scor: unknown field; did you mean "score"? (known: sitekey, kind, score, omit_score, action, cdata, hostname, apk_package_name, issued_ago, lifetime)`
+	want := "SITEVERIFY_FIXTURES: " + bad + `:4: tokens[0].spec.scor: unknown field; did you mean "score"? (known: sitekey, kind, score, omit_score, action, cdata, hostname, apk_package_name, issued_ago, lifetime, reasons)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}

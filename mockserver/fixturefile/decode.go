@@ -32,7 +32,7 @@ func tokenKeys() []string { return []string{"token", "reusable", "spec"} }
 func matchKeys() []string { return []string{"token", "secret", "remoteip"} }
 
 func siteKeys() []string {
-	return []string{"sitekey", "secret", "kind", "hostname", "apk_package_name", "accept_any_token"}
+	return []string{"sitekey", "secret", "kind", "hostname", "apk_package_name", "accept_any_token", "project", "testing_score"}
 }
 
 // specFields are the token spec fields a fixtures file may set: all but
@@ -114,6 +114,17 @@ func (d *decoder) site(f *strictyaml.Fields, needKeys bool) mockserver.Site {
 		Hostname:       d.Str(f, "hostname"),
 		PackageName:    d.Str(f, "apk_package_name"),
 		AcceptAnyToken: d.Bool(f, "accept_any_token"),
+		Project:        d.Str(f, "project"),
+	}
+	if score, ok := d.Number(f, "testing_score", "a number from 0 to 1"); ok {
+		switch {
+		case math.IsNaN(score) || score < 0 || score > 1:
+			d.Add(f.LineOf("testing_score"), strictyaml.Join(f.Path, "testing_score"), "%v is outside [0, 1]", score)
+		case score == 0:
+			s.TestingScore = mockserver.ExactlyZero
+		default:
+			s.TestingScore = score
+		}
 	}
 	for _, k := range []struct{ name, val, what string }{
 		{"sitekey", s.SiteKey, "the public key pages use"},

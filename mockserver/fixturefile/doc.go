@@ -22,10 +22,12 @@
 //	default_site:        # the site used when a token spec names none
 //	  sitekey: 6Lc...    # public key; empty: generated (40 characters, "6L...")
 //	  secret: 6Lc...     # private key the backend sends; empty: generated
-//	  kind: v3           # v3 (default), v2-checkbox, v2-invisible, android, hcaptcha, hcaptcha-enterprise, turnstile
+//	  kind: v3           # v3 (default), v2-checkbox, v2-invisible, android, hcaptcha, hcaptcha-enterprise, turnstile, recaptcha-enterprise, recaptcha-enterprise-checkbox
 //	  hostname: app.example.com   # default token hostname; default localhost
 //	  apk_package_name: com.example.app  # default Android package name
 //	  accept_any_token: false     # every non-empty token verifies, like Google's test secret
+//	  project: my-project         # reCAPTCHA Enterprise: the project ID in the assessments URL (default siteverify-test); secret is its API key
+//	  testing_score: 0.3          # reCAPTCHA Enterprise: testingOptions.testingScore, answered for every valid token; 0 means 0.0
 //	sites:               # further sites, same fields; sitekey and secret required
 //	  - {sitekey: ..., secret: ..., kind: v2-checkbox, hostname: ...}
 //	tokens:              # named tokens: fixed strings clients send as "response"
@@ -34,7 +36,7 @@
 //	    spec:                     # what the answer says; every field optional
 //	      sitekey: 6Lc...         # a sitekey defined in this file; empty: default site
 //	      kind: v3                # empty: the site's kind
-//	      score: 0.9              # v3 (1 human; absent: 0.9) or hcaptcha-enterprise (1 bot; absent: 0); 0 means 0.0
+//	      score: 0.9              # v3 and recaptcha-enterprise (1 human; absent: 0.9) or hcaptcha-enterprise (1 bot; absent: 0); 0 means 0.0
 //	      omit_score: false       # a v3 answer with no score field
 //	      action: login           # v3 action (default "submit") or turnstile action (default none)
 //	      cdata: session-42       # turnstile customer data; default none
@@ -42,6 +44,7 @@
 //	      apk_package_name: com.example.app  # Android; default: the site's
 //	      issued_ago: 0s          # age at every verification; >= lifetime: always expired
 //	      lifetime: 2m            # default: the provider's (2m, hcaptcha 120s, turnstile 300s); at most 24h
+//	      reasons: AUTOMATION     # reCAPTCHA Enterprise classification reasons, comma-separated
 //	rules:               # scripted answers, tried in order
 //	  - id: outage                # optional; r1, r2, ... are reserved for the server
 //	    match: {token: outage, secret: ..., remoteip: ...}  # all optional; empty matches all

@@ -37,7 +37,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Sites.
 		{"default_site scalar", "default_site: v3\n", 1, "default_site", `want a mapping such as {sitekey: 6Lc..., secret: 6Lc..., kind: v3}, got "v3" (a string)`},
-		{"site unknown field", "sites:\n  - {sitekey: a, secret: b, site_key: c}\n", 2, "sites[0].site_key", "unknown field; did you mean \"sitekey\"? (known: sitekey, secret, kind, hostname, apk_package_name, accept_any_token); the field is sitekey"},
+		{"site unknown field", "sites:\n  - {sitekey: a, secret: b, site_key: c}\n", 2, "sites[0].site_key", "unknown field; did you mean \"sitekey\"? (known: sitekey, secret, kind, hostname, apk_package_name, accept_any_token, project, testing_score); the field is sitekey"},
 		{"sites not a list", "sites: {sitekey: a}\n", 1, "sites", "want a list such as [{sitekey: ..., secret: ...}], got a mapping"},
 		{"site missing sitekey", "sites:\n  - secret: b\n", 2, "sites[0].sitekey", "required: the public key pages use, e.g. sitekey: 6Lc..."},
 		{"site missing secret", "sites:\n  - sitekey: a\n", 2, "sites[0].secret", "required: the private key backends send, e.g. secret: 6Lc..."},
@@ -46,7 +46,7 @@ func TestParseErrors(t *testing.T) {
 		{"secret spaces", "default_site: {secret: ' 6Lc '}\n", 1, "default_site.secret", "has leading or trailing spaces; remove them"},
 		{"secret is sitekey", "default_site: {sitekey: a, secret: a}\n", 1, "default_site.secret", "the same as the sitekey; a secret must differ from its sitekey"},
 		{"test keys", "sites:\n  - {sitekey: 6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI, secret: x}\n", 2, "sites[0]", "Google's test key pair is built in"},
-		{"site kind", "default_site: {kind: v2}\n", 1, "default_site.kind", `"v2" is not a key kind; did you mean "v3"? (want one of v3, v2-checkbox, v2-invisible, android, hcaptcha, hcaptcha-enterprise, turnstile)`},
+		{"site kind", "default_site: {kind: v2}\n", 1, "default_site.kind", `"v2" is not a key kind; did you mean "v3"? (want one of v3, v2-checkbox, v2-invisible, android, hcaptcha, hcaptcha-enterprise, turnstile, recaptcha-enterprise, recaptcha-enterprise-checkbox)`},
 		{"site kind list", "default_site: {kind: [v3]}\n", 1, "default_site.kind", "want a string, got a list"},
 		{"hostname too long", "default_site: {hostname: " + long + "}\n", 1, "default_site.hostname", "300 bytes, more than 255"},
 		{"package too long", "default_site: {apk_package_name: " + long + "}\n", 1, "default_site.apk_package_name", "300 bytes, more than 255"},
@@ -63,7 +63,7 @@ func TestParseErrors(t *testing.T) {
 		{"reusable string", "tokens:\n  - {token: a, reusable: 'true'}\n", 2, "tokens[0].reusable", `want true or false, got "true" (a string)`},
 		{"duplicate token", "tokens:\n  - {token: a}\n  - {token: b}\n  - {token: a}\n", 4, "tokens[2].token", `"a" is already a token (line 2); names must be unique`},
 		{"spec scalar", "tokens:\n  - {token: a, spec: v3}\n", 2, "tokens[0].spec", "want a mapping such as {kind: v3, score: 0.9, action: login}"},
-		{"spec unknown field", "tokens:\n  - token: a\n    spec:\n      kind: v3\n      scor: 0.5\n", 5, "tokens[0].spec.scor", `unknown field; did you mean "score"? (known: sitekey, kind, score, omit_score, action, cdata, hostname, apk_package_name, issued_ago, lifetime)`},
+		{"spec unknown field", "tokens:\n  - token: a\n    spec:\n      kind: v3\n      scor: 0.5\n", 5, "tokens[0].spec.scor", `unknown field; did you mean "score"? (known: sitekey, kind, score, omit_score, action, cdata, hostname, apk_package_name, issued_ago, lifetime, reasons)`},
 		{"spec issued_at", "tokens:\n  - {token: a, spec: {issued_at: 2026-01-02T15:04:05Z}}\n", 2, "tokens[0].spec.issued_at", "so use issued_ago"},
 		{"spec kind", "tokens:\n  - {token: a, spec: {kind: V3}}\n", 2, "tokens[0].spec.kind", `"V3" is not a key kind; did you mean "v3"?`},
 		{"score text", "tokens:\n  - {token: a, spec: {score: high}}\n", 2, "tokens[0].spec.score", `want a number from 0 to 1, got "high" (a string)`},
@@ -148,7 +148,7 @@ func TestParseErrors(t *testing.T) {
 func TestParseErrorFormat(t *testing.T) {
 	src := "tokens:\n  - token: a\n  - token: b\n    spec:\n      kind: v3\n      scor: 0.9\nrules:\n  - match: {token: outage}\n    fault: hangs\n"
 	_, err := fixturefile.Parse("fixtures.yaml", []byte(src))
-	want := `fixtures.yaml:6: tokens[1].spec.scor: unknown field; did you mean "score"? (known: sitekey, kind, score, omit_score, action, cdata, hostname, apk_package_name, issued_ago, lifetime)
+	want := `fixtures.yaml:6: tokens[1].spec.scor: unknown field; did you mean "score"? (known: sitekey, kind, score, omit_score, action, cdata, hostname, apk_package_name, issued_ago, lifetime, reasons)
 fixtures.yaml:9: rules[0].fault: "hangs" is not a fault; did you mean "hang"? (want one of hang, close, reset, malformed-json, truncate, html-error)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
