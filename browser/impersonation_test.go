@@ -146,7 +146,7 @@ var _ = g.Describe("browser flows through the providers' real URLs", g.Label("br
 		Expect(rep.Staging).To(BeTrue())
 		Expect(rep.Against).To(Equal(AgainstImpersonation))
 		Expect(rep.Proxy).To(Equal(imp.Proxy.URL))
-		Expect(text).To(HavePrefix("browser flows (staging, against an impersonation of the provider, not the real provider"))
+		Expect(text).To(HavePrefix("browser flows (staging, against an impersonation of the provider, not the real provider: the mock on its real URLs through the proxy " + imp.Proxy.URL + "; Chrome/"))
 		Expect(rep.Results[0].Actual).To(And(
 			ContainSubstring("obtained and posted to"),
 			ContainSubstring("verified once, with the secret of the staging sitekey "+mock.Site().SiteKey[:12]),
@@ -211,7 +211,7 @@ var _ = g.Describe("browser flows through the providers' real URLs", g.Label("br
 		Expect(rep.IDs("login-v3", Passed)).To(Equal([]string{"FLOW-001", "FLOW-002", "FLOW-003", "FLOW-004", "FLOW-006"}), text)
 		Expect(rep.IDs("login-turnstile", Passed)).To(Equal([]string{"FLOW-001", "FLOW-002", "FLOW-005", "FLOW-006"}), text)
 		Expect(rep.Against).To(Equal(AgainstMock))
-		Expect(text).To(HavePrefix("browser flows (offline, against the mock (the providers' real URLs through its proxy " + imp.Proxy.URL))
+		Expect(text).To(HavePrefix("browser flows (offline, against the mock: the providers' real URLs through its proxy " + imp.Proxy.URL + "; Chrome/"))
 	})
 
 	g.It("refuses a provider certificate signed by another CA, though loopback pages still load", func() {

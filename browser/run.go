@@ -120,17 +120,18 @@ func (cfg Config) against() Against {
 }
 
 // Mode describes the run in a few words, e.g. "staging, against an
-// impersonation of the provider (the mock, through the proxy
-// http://127.0.0.1:41234)": the report's first line says it, so that nobody
-// takes a run against an impersonation for one against the real provider.
+// impersonation of the provider, not the real provider: the mock on its real
+// URLs through the proxy http://127.0.0.1:41234". The report's first line
+// says it, so that nobody takes a run against an impersonation for one
+// against the real provider.
 func (r Report) Mode() string {
 	switch {
 	case r.Against == AgainstImpersonation:
-		return fmt.Sprintf("staging, against an impersonation of the provider, not the real provider (the mock on the providers' real URLs, through the proxy %s)", r.Proxy)
+		return "staging, against an impersonation of the provider, not the real provider: the mock on its real URLs through the proxy " + r.Proxy
 	case r.Staging:
 		return "staging, against the real provider"
 	case r.Proxy != "":
-		return fmt.Sprintf("offline, against the mock (the providers' real URLs through its proxy %s)", r.Proxy)
+		return "offline, against the mock: the providers' real URLs through its proxy " + r.Proxy
 	}
 	return "offline, against the mock"
 }
@@ -182,7 +183,7 @@ func (r Report) Counts() map[Status]int {
 // console, journal). Screenshots are not written; see Result.Screenshot.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "browser flows (%s, %s)\n", r.Mode(), r.Browser)
+	fmt.Fprintf(&b, "browser flows (%s; %s)\n", r.Mode(), r.Browser)
 	for _, x := range r.Results {
 		fmt.Fprintf(&b, "  %-8s %-8s %-16s %s (%.2fs)\n", strings.ToUpper(string(x.Status)), x.ID, x.Page, x.Title, x.Duration.Seconds())
 		if x.Status == Skipped && x.Actual != "" {
