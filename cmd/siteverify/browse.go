@@ -17,6 +17,7 @@ import (
 	"github.com/siteverify/siteverify/browser"
 	"github.com/siteverify/siteverify/cmd/siteverify/internal/htmlreport"
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/mockserver/intercept"
 	"github.com/siteverify/siteverify/suite"
 	"github.com/siteverify/siteverify/suite/target"
 )
@@ -35,6 +36,8 @@ func browseSettings() []option {
 		{flag: "staging-sitekey", env: "SITEVERIFY_STAGING_SITEKEY", usage: "staging mode: the sitekey the pages use (default: the target's sitekey)"},
 		{flag: "staging-secret", env: "SITEVERIFY_STAGING_SECRET", usage: "staging mode: the secret a started backend gets (default: the target's secret)"},
 		{flag: "staging-probe", env: "SITEVERIFY_STAGING_PROBE", def: browser.StagingScriptURL, usage: "staging mode: URL fetched first to fail fast without a network"},
+		{flag: "impersonate", env: "SITEVERIFY_IMPERSONATE", boolean: true, usage: "staging mode: run against an in-process mock impersonating the provider on its real URLs (forward proxy + the mock's CA; no network needed): the browser goes through the proxy trusting only that CA, a started backend gets HTTPS_PROXY and the CA variables"},
+		caDirOption,
 	}
 }
 
@@ -47,6 +50,15 @@ the backend verifies it. Google's script URLs are answered by the mock's
 client script, so the pages run unchanged with no network. The target's
 backend is started as for conform. Each flag can also be set from its
 environment variable; a flag wins over the variable.
+
+--staging runs the staging code path: the provider's real script, no
+interception in the browser, the staging sitekey, and a backend calling the
+provider's real siteverify URL (the target's {{verify_url}}). Against the real
+provider it needs a network. With --impersonate it runs offline against a mock
+impersonating the provider on its real URLs, through a forward proxy with the
+mock's CA (--ca-dir): the report says so, and also checks, from that mock's
+journal, that the backend verified the page's token once with the staging
+sitekey's secret.
 
 `)
 	printOptions(w, browseSettings())
@@ -75,6 +87,8 @@ type browseConfig struct {
 	stagingSitekey string
 	stagingSecret  string
 	stagingProbe   string
+	impersonate    bool
+	caDir          string
 }
 
 func loadBrowseConfig(args []string, env func(string) string) (browseConfig, error) {
@@ -122,6 +136,21 @@ func loadBrowseConfig(args []string, env func(string) string) (browseConfig, err
 	if cfg.staging && cfg.mockURL != "" {
 		return cfg, errors.New("--staging and --mock-url exclude each other: staging mode uses Google, not a mock")
 	}
+	if cfg.impersonate, err = o.boolean("impersonate"); err != nil {
+		return cfg, err
+	}
+	// The CA directory serves --impersonate, and offline a target that
+	// reaches the mock on the providers' real URLs (start.use_proxy...);
+	// empty leaves the session its default.
+	cfg.caDir = o.str("ca-dir")
+	if cfg.impersonate {
+		if !cfg.staging {
+			return cfg, errors.New("--impersonate is for --staging: an offline run is against the mock already")
+		}
+		if cfg.caDir, err = caDir(o); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -145,6 +174,13 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 		fmt.Fprintf(stderr, "siteverify browse: %s has no pages section: add the pages to drive (url, form, submit, fields, success, rejected; see siteverify help browse)\n", cfg.target)
 		return exitUsage
 	}
+	if cfg.staging && t.Intercepts() {
+		// The session would serve its own mock on the providers' URLs, and
+		// staging has none to give it.
+		fmt.Fprintf(stderr, "siteverify browse: --staging: target %s asks for the providers' real URLs to be intercepted (start.use_proxy, start.resolve_providers or {{proxy_url}}, {{ca_file}}, {{tls_addr}}), which only an offline run does: "+
+			"with --impersonate, browse gives a started backend the proxy and CA variables itself (drop start.use_proxy); against the real provider there is nothing to intercept\n", t.Name)
+		return exitUsage
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	// fail reports a run that could not happen: the reports are written
@@ -153,9 +189,9 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 		return browseHarnessError(cfg, t, fmt.Errorf(format, args...), stdout, stderr)
 	}
 
-	// Fail fast, before starting anything: no network in staging mode, no
-	// browser at all.
-	if cfg.staging {
+	// Fail fast, before starting anything: no network in staging mode
+	// against the real provider, no browser at all.
+	if cfg.staging && !cfg.impersonate {
 		if err := browser.CheckStagingNetwork(ctx, cfg.stagingProbe); err != nil {
 			return fail("%w", err)
 		}
@@ -166,7 +202,9 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 	}
 
 	var mock mockserver.Mock
-	var clientMock mockserver.ClientMock
+	var clientMock, impersonator mockserver.ClientMock
+	var proxy *browser.Proxy
+	var environ []string // nil: the backend inherits this process's environment
 	switch {
 	case cfg.staging:
 		site := mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind}
@@ -180,7 +218,21 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 			fmt.Fprintln(stderr, "siteverify browse: staging mode needs the staging sitekey: set it in the target (sitekey) or with --staging-sitekey")
 			return exitUsage
 		}
-		mock = googleStaging{site: site}
+		stg := googleStaging{site: site}
+		if cfg.impersonate {
+			imp, srv, err := startImpersonation(cfg.caDir)
+			if err != nil {
+				return fail("%w", err)
+			}
+			defer srv.Close()
+			defer imp.Close()
+			stg.impersonator, impersonator, proxy = srv, srv, &imp.Proxy
+			// The backend calls the provider's real URL through the proxy,
+			// trusting the CA (intercept.ProxyEnv and CAEnv; later entries win).
+			environ = append(os.Environ(), imp.Env()...)
+			fmt.Fprintf(stderr, "siteverify browse: staging against an impersonation of the provider: proxy %s, CA %s\n", imp.Proxy.URL, imp.Proxy.CA.CertFile())
+		}
+		mock = stg
 	case cfg.mockURL != "":
 		c, err := mockserver.Dial(ctx, cfg.mockURL, mockserver.DialOptions{AdminToken: cfg.adminToken})
 		if err != nil {
@@ -196,7 +248,7 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 		mock, clientMock = srv, srv
 	}
 
-	session, err := suite.NewSession(ctx, suite.Config{Target: t, Mock: mock})
+	session, err := suite.NewSession(ctx, suite.Config{Target: t, Mock: mock, Environ: environ, CADir: cfg.caDir})
 	if err != nil {
 		return fail("prepare the target: %w", err)
 	}
@@ -210,6 +262,8 @@ func runBrowse(ctx context.Context, args []string, env func(string) string, stdo
 		Flows:           cfg.flows,
 		Staging:         cfg.staging,
 		StagingProbeURL: cfg.stagingProbe,
+		Proxy:           proxy,
+		Impersonator:    impersonator,
 		Logf:            func(format string, args ...any) { fmt.Fprintf(stderr, "siteverify browse: "+format+"\n", args...) },
 	})
 	if err != nil {
@@ -264,7 +318,7 @@ func writeBrowseReports(cfg browseConfig, name string, rep browser.Report, backe
 // are written all the same, and the exit code is exitHarness.
 func browseHarnessError(cfg browseConfig, t *target.Target, runErr error, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "siteverify browse: %v\n", runErr)
-	rep := browser.Report{Staging: cfg.staging, Started: time.Now()}
+	rep := browser.Report{Staging: cfg.staging, Against: browseAgainst(cfg), Started: time.Now()}
 	for _, p := range t.Pages {
 		kind := browser.Kind(p.Kind)
 		if kind == "" {
@@ -367,11 +421,48 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// browseAgainst is what a run with cfg is against, for a report written
+// when the run could not happen.
+func browseAgainst(cfg browseConfig) browser.Against {
+	switch {
+	case !cfg.staging:
+		return browser.AgainstMock
+	case cfg.impersonate:
+		return browser.AgainstImpersonation
+	}
+	return browser.AgainstProvider
+}
+
+// startImpersonation starts an in-process mock and a forward proxy on
+// loopback that answers the providers' real URLs from it, with the CA kept
+// in caDir.
+func startImpersonation(caDir string) (*browser.Impersonation, *mockserver.Server, error) {
+	ca, err := intercept.LoadCA(caDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--ca-dir %s: %w", caDir, err)
+	}
+	srv, err := mockserver.NewServer(mockserver.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the impersonating mock: %w", err)
+	}
+	imp, err := browser.Impersonate(srv.Handler(), ca)
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return imp, srv, nil
+}
+
 // googleStaging stands in for the mock in staging mode: placeholders expand
 // to Google's URLs ({{mock_url}}/recaptcha/api.js is Google's script and
 // {{verify_url}} Google's siteverify), and the site is the staging site as
 // given. Nothing else is available: staging flows do not use the mock.
-type googleStaging struct{ site mockserver.Site }
+// With an impersonator (--impersonate), the staging site is registered on
+// it, since it answers Google's URLs in Google's place.
+type googleStaging struct {
+	site         mockserver.Site
+	impersonator *mockserver.Server
+}
 
 var errStagingNoMock = errors.New("not available in staging mode: there is no mock")
 
@@ -382,7 +473,10 @@ func (g googleStaging) ClearJournal(context.Context) error { return errStagingNo
 func (g googleStaging) Issue(context.Context, mockserver.TokenSpec) (mockserver.Issued, error) {
 	return mockserver.Issued{}, errStagingNoMock
 }
-func (g googleStaging) AddSite(_ context.Context, s mockserver.Site) (mockserver.Site, error) {
+func (g googleStaging) AddSite(ctx context.Context, s mockserver.Site) (mockserver.Site, error) {
+	if g.impersonator != nil {
+		return g.impersonator.AddSite(ctx, s)
+	}
 	return s, nil
 }
 func (g googleStaging) Advance(context.Context, time.Duration) (time.Time, error) {

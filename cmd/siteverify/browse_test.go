@@ -100,6 +100,7 @@ classify: {accepted: {status: [200]}, rejected: {status: [403]}}
 		{"missing file", browseEnv(), []string{"--target", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
 		{"no pages", browseEnv(), []string{"--target", noPages}, "has no pages section"},
 		{"staging and mock", browseEnv(), []string{"--target", noPages, "--staging", "--mock-url", "http://127.0.0.1:1"}, "exclude each other"},
+		{"impersonate without staging", browseEnv(), []string{"--target", noPages, "--impersonate"}, "--impersonate is for --staging"},
 	} {
 		code, _, stderr := runBrowseForTest(t, tc.env, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
