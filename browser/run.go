@@ -307,13 +307,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	case !cfg.Staging && cfg.Mock == nil:
 		return rep, errors.New("browser flows need a mock (Config.Mock), or staging mode")
 	case cfg.Impersonator != nil && (!cfg.Staging || cfg.Proxy == nil):
-		return rep, errors.New("Config.Impersonator is for staging mode against an impersonation: set Staging and Proxy too")
+		return rep, errors.New("the impersonator (Config.Impersonator) is for staging mode against an impersonation: set Staging and Proxy too")
 	case cfg.Proxy != nil:
 		if err := cfg.Proxy.validate(); err != nil {
 			return rep, err
 		}
 		if cfg.Browser != nil && (cfg.Browser.Proxy() == nil || cfg.Browser.Proxy().URL != cfg.Proxy.URL) {
-			return rep, fmt.Errorf("Config.Proxy is %s but the browser was not launched with it: launch it with Options.Proxy", cfg.Proxy.URL)
+			return rep, fmt.Errorf("the browser was not launched with the proxy %s (Config.Proxy): launch it with Options.Proxy", cfg.Proxy.URL)
 		}
 		if err := checkProxy(ctx, cfg.Proxy, cfg.StagingProbeURL); err != nil {
 			return rep, err
@@ -493,7 +493,7 @@ func CheckStagingNetwork(ctx context.Context, probe string) error {
 	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: cannot reach %s: %v (is this machine offline? run without --staging to test against the offline mock)", ErrNoNetwork, probe, err)
+		return fmt.Errorf("%w: cannot reach %s: %v (is this machine offline? run without --staging, or with --staging --impersonate, to test against the offline mock)", ErrNoNetwork, probe, err)
 	}
 	resp.Body.Close()
 	return nil
