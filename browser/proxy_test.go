@@ -2,6 +2,11 @@ package browser
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +77,26 @@ func TestImpersonationEnv(t *testing.T) {
 	// The proxy answers Google's script URL with the CA's certificate.
 	if err := checkProxy(context.Background(), &imp.Proxy, ""); err != nil {
 		t.Errorf("checkProxy: %v", err)
+	}
+	// Chromium's --ignore-certificate-errors-spki-list matches the keys of
+	// the chain the server sends, not of the CA it was not sent: without
+	// the CA certificate in the chain (only the leaf, whose key is not the
+	// CA's) the script was refused when tried here. The proxy sends it.
+	proxyURL, _ := url.Parse(imp.Proxy.URL)
+	tr := &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: ca.CertPool()}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(StagingScriptURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var hashes []string
+	for _, c := range resp.TLS.PeerCertificates {
+		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+		hashes = append(hashes, base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	if len(hashes) < 2 || hashes[0] == ca.SPKIHash() || !slices.Contains(hashes[1:], ca.SPKIHash()) {
+		t.Errorf("the chain's SPKI hashes %q: want the leaf's and then the CA's %s", hashes, ca.SPKIHash())
 	}
 	if err := imp.Close(); err != nil {
 		t.Errorf("close: %v", err)
