@@ -104,3 +104,34 @@ pages:
 		}
 	}
 }
+
+// TestBrowseHardCodedBackendOffline: offline, a backend that hard-codes
+// Google's siteverify URL reaches the session's mock through the proxy the
+// session starts for start.use_proxy, with the CA of browse's --ca-dir; the
+// browser's side is answered in the browser as usual.
+func TestBrowseHardCodedBackendOffline(t *testing.T) {
+	requireChromium(t)
+	bin := filepath.Join(t.TempDir(), "refbackend")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../fixtures/refbackend/cmd/refbackend").CombinedOutput(); err != nil {
+		t.Fatalf("build refbackend: %v\n%s", err, out)
+	}
+	src, err := os.ReadFile(browseTargetFile(t, bin, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(src), `"{{verify_url}}"`, `"https://www.google.com/recaptcha/api/siteverify"`, 1)
+	y = strings.Replace(y, "start:\n", "start:\n  use_proxy: true\n", 1)
+	p := filepath.Join(t.TempDir(), "target.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caDir := t.TempDir()
+	code, stdout, stderr := runBrowseForTest(t, os.Getenv, "--target", p, "--ca-dir", caDir, "--out", t.TempDir(), "--flow", "FLOW-001,FLOW-002")
+	if code != exitOK || !strings.Contains(stdout, "PASSED   FLOW-001") || !strings.Contains(stdout, "PASSED   FLOW-002") ||
+		!strings.Contains(stdout, "browser flows (offline, against the mock;") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(caDir, intercept.CertFileName)); err != nil {
+		t.Errorf("the session's CA is not in --ca-dir: %v", err)
+	}
+}
