@@ -116,16 +116,7 @@ func (d *decoder) site(f *strictyaml.Fields, needKeys bool) mockserver.Site {
 		AcceptAnyToken: d.Bool(f, "accept_any_token"),
 		Project:        d.Str(f, "project"),
 	}
-	if score, ok := d.Number(f, "testing_score", "a number from 0 to 1"); ok {
-		switch {
-		case math.IsNaN(score) || score < 0 || score > 1:
-			d.Add(f.LineOf("testing_score"), strictyaml.Join(f.Path, "testing_score"), "%v is outside [0, 1]", score)
-		case score == 0:
-			s.TestingScore = mockserver.ExactlyZero
-		default:
-			s.TestingScore = score
-		}
-	}
+	s.TestingScore = d.score(f, "testing_score", "")
 	for _, k := range []struct{ name, val, what string }{
 		{"sitekey", s.SiteKey, "the public key pages use"},
 		{"secret", s.Secret, "the private key backends send"},
@@ -150,6 +141,22 @@ func (d *decoder) site(f *strictyaml.Fields, needKeys bool) mockserver.Site {
 	d.claimLength(f, "hostname", s.Hostname)
 	d.claimLength(f, "apk_package_name", s.PackageName)
 	return s
+}
+
+// score reads a score field in [0, 1] (hint follows the range error): 0
+// when absent, mockserver.ExactlyZero for an explicit 0.
+func (d *decoder) score(f *strictyaml.Fields, name, hint string) float64 {
+	score, ok := d.Number(f, name, "a number from 0 to 1")
+	switch {
+	case !ok:
+		return 0
+	case math.IsNaN(score) || score < 0 || score > 1:
+		d.Add(f.LineOf(name), strictyaml.Join(f.Path, name), "%v is outside [0, 1]%s", score, hint)
+		return 0
+	case score == 0:
+		return mockserver.ExactlyZero
+	}
+	return score
 }
 
 func (d *decoder) kind(f *strictyaml.Fields, name string, k mockserver.KeyKind) {
@@ -207,16 +214,7 @@ func (d *decoder) spec(f *strictyaml.Fields) mockserver.TokenSpec {
 		}
 	}
 	d.kind(f, "kind", s.Kind)
-	if score, ok := d.Number(f, "score", "a number from 0 to 1"); ok {
-		switch {
-		case math.IsNaN(score) || score < 0 || score > 1:
-			d.Add(f.LineOf("score"), strictyaml.Join(f.Path, "score"), "%v is outside [0, 1]; v3 scores run from 0.0 (bot) to 1.0 (human)", score)
-		case score == 0:
-			s.Score = mockserver.ExactlyZero
-		default:
-			s.Score = score
-		}
-	}
+	s.Score = d.score(f, "score", "; v3 scores run from 0.0 (bot) to 1.0 (human)")
 	if s.IssuedAgo < 0 {
 		d.Add(f.LineOf("issued_ago"), strictyaml.Join(f.Path, "issued_ago"), "%v is negative; a token cannot be issued in the future", s.IssuedAgo)
 	}

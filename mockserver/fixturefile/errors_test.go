@@ -39,6 +39,7 @@ func TestParseErrors(t *testing.T) {
 		{"default_site scalar", "default_site: v3\n", 1, "default_site", `want a mapping such as {sitekey: 6Lc..., secret: 6Lc..., kind: v3}, got "v3" (a string)`},
 		{"site unknown field", "sites:\n  - {sitekey: a, secret: b, site_key: c}\n", 2, "sites[0].site_key", "unknown field; did you mean \"sitekey\"? (known: sitekey, secret, kind, hostname, apk_package_name, accept_any_token, project, testing_score); the field is sitekey"},
 		{"sites not a list", "sites: {sitekey: a}\n", 1, "sites", "want a list such as [{sitekey: ..., secret: ...}], got a mapping"},
+		{"testing_score out of range", "default_site: {kind: recaptcha-enterprise, testing_score: 1.5}\n", 1, "default_site.testing_score", "1.5 is outside [0, 1]"},
 		{"site missing sitekey", "sites:\n  - secret: b\n", 2, "sites[0].sitekey", "required: the public key pages use, e.g. sitekey: 6Lc..."},
 		{"site missing secret", "sites:\n  - sitekey: a\n", 2, "sites[0].secret", "required: the private key backends send, e.g. secret: 6Lc..."},
 		{"site secret null", "sites:\n  - {sitekey: a, secret: ~}\n", 2, "sites[0].secret", "required"},

@@ -220,3 +220,15 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("a directory loaded without error")
 	}
 }
+
+// TestEnterpriseSiteFields reads an Enterprise site's project and testing
+// score, an explicit 0 as mockserver.ExactlyZero.
+func TestEnterpriseSiteFields(t *testing.T) {
+	fx, err := fixturefile.Parse("fx.yaml", []byte("sites:\n  - {sitekey: 6Lent, secret: AIzaKey, kind: recaptcha-enterprise, project: shop, testing_score: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fx.Sites[0]; s.Project != "shop" || s.TestingScore != mockserver.ExactlyZero || s.Kind != mockserver.EnterpriseScore {
+		t.Errorf("site = %+v", s)
+	}
+}
