@@ -128,12 +128,8 @@ func (enterprise) contentType() string { return "application/json; charset=UTF-8
 
 func (enterprise) serverHeader() string { return "ESF" }
 
-func (enterprise) methodStatus(method string) int {
-	if method != http.MethodPost {
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusOK
-}
+// Only POST is routed here; anything else is 405 (see postOnly).
+func (enterprise) methodStatus(method string) int { return postOnly(method) }
 
 // The API key is checked before the token: a bad key fails the call.
 func (enterprise) tokenFirst() bool { return false }

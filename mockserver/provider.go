@@ -224,6 +224,14 @@ type statusDialect interface {
 	answerStatus(v *verdict) int
 }
 
+// postOnly is the methodStatus of a provider that answers POST only.
+func postOnly(method string) int {
+	if method != http.MethodPost {
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusOK
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string literal; invalid UTF-8 becomes

@@ -89,12 +89,7 @@ func (turnstile) serverHeader() string { return "cloudflare" }
 // GET is not supported (§4.1); what it gets is not documented. Our choice:
 // HTTP 405 with a JSON bad-request answer, so a client that parses it
 // anyway still sees a failure.
-func (turnstile) methodStatus(method string) int {
-	if method != http.MethodPost {
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusOK
-}
+func (turnstile) methodStatus(method string) int { return postOnly(method) }
 
 // The order of Turnstile's checks is not recorded; an unknown secret is
 // reported first, as Google does.
