@@ -533,6 +533,12 @@ func (s *Server) keyKinds() map[string]string {
 	out := make(map[string]string, len(sites))
 	for _, site := range sites {
 		k := string(site.Kind)
+		switch site.Kind { // the script renders an Enterprise key as its reCAPTCHA twin
+		case EnterpriseScore:
+			k = string(V3)
+		case EnterpriseCheckbox:
+			k = string(V2Checkbox)
+		}
 		if site.AcceptAnyToken {
 			k = "any"
 		}
@@ -714,6 +720,12 @@ func mintRequestFrom(f url.Values) mintRequest {
 // Invalid key type", wire-facts §1.8).
 func kindAllowed(requested string, site Site) bool {
 	k := site.Kind
+	switch k { // Enterprise keys take the widgets of their reCAPTCHA twins
+	case EnterpriseScore:
+		k = V3
+	case EnterpriseCheckbox:
+		k = V2Checkbox
+	}
 	if site.AcceptAnyToken { // Google's v2 test key works for both v2 widgets
 		return requested == "" || requested == string(V2Checkbox) || requested == string(V2Invisible) || requested == "invisible"
 	}
@@ -794,6 +806,12 @@ func (s *Server) mintForPage(p *Provider, req mintRequest, origin string) (Mint,
 	s.mu.RLock()
 	site, ok := s.bySiteKey[req.SiteKey]
 	s.mu.RUnlock()
+	if ok && p == ReCAPTCHA && req.Enterprise && site.Kind.Provider() == Enterprise {
+		// enterprise.js mints for reCAPTCHA Enterprise keys (and, as
+		// before, for the others of its script).
+		p = Enterprise
+		m.Provider = p.name
+	}
 	if ok && site.Kind.Provider() != p {
 		// The provider's script does not know another provider's sitekey.
 		return fail(http.StatusBadRequest, mintInvalidSitekey, fmt.Sprintf("Invalid site key %q: it is a %s sitekey, and the page loaded the %s script", abbreviate(m.SiteKey), site.Kind.Provider().title, p.title))
@@ -804,12 +822,12 @@ func (s *Server) mintForPage(p *Provider, req mintRequest, origin string) (Mint,
 		}
 		return fail(http.StatusBadRequest, mintInvalidSitekey, fmt.Sprintf("Invalid site key %q: no site with this sitekey is registered with the mock", abbreviate(m.SiteKey)))
 	}
-	if p == ReCAPTCHA && !kindAllowed(req.Kind, site) {
+	if (p == ReCAPTCHA || p == Enterprise) && !kindAllowed(req.Kind, site) {
 		return fail(http.StatusBadRequest, mintInvalidKeyType, fmt.Sprintf("Invalid key type: a %s widget cannot use the %s key %s", orAny(m.Requested), site.Kind, abbreviate(site.SiteKey)))
 	}
 	spec := TokenSpec{SiteKey: site.SiteKey, Kind: site.Kind, Hostname: m.Hostname}
 	switch site.Kind {
-	case V3:
+	case V3, EnterpriseScore, EnterpriseCheckbox:
 		spec.Action = req.Action
 		spec.Score = s.client.scoreFor(req.Action, req.Page)
 	case TurnstileStandard:
@@ -830,7 +848,7 @@ func (s *Server) mintForPage(p *Provider, req mintRequest, origin string) (Mint,
 		return fail(http.StatusBadRequest, mintBadRequest, err.Error())
 	}
 	m.Kind, m.Token, m.ExpiresAt, m.Time = c.kind, tok, c.expiresAt(), c.issuedAt
-	if c.kind == V3 {
+	if c.kind == V3 || c.kind.Provider() == Enterprise {
 		m.Action = rd.value(c.action, 256)
 		score := c.score()
 		m.Score = &score

@@ -642,3 +642,52 @@ func anyStrings(v any) []string {
 	}
 	return out
 }
+
+// TestMintEnterpriseTokens: enterprise.js (enterprise=1) mints an
+// Enterprise token for an Enterprise key, which the assessments API
+// accepts with the action the page asked for; api.js refuses the key.
+func TestMintEnterpriseTokens(t *testing.T) {
+	s := mockserver.New(t)
+	site, err := s.AddSite(context.Background(), mockserver.Site{Kind: mockserver.EnterpriseScore, Hostname: "shop.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, a := csMint(t, s, url.Values{"sitekey": {site.SiteKey}, "kind": {"v3"}, "action": {"checkout"},
+		"hostname": {"shop.example.test"}, "widget": {"100000"}, "enterprise": {"1"}})
+	if status != 200 || a.Token == "" {
+		t.Fatalf("mint: %d %+v", status, a)
+	}
+	if m := mints(t, s)[0]; m.Kind != mockserver.EnterpriseScore || m.Provider != "recaptcha-enterprise" || m.Action != "checkout" {
+		t.Errorf("mint log entry: %+v", m)
+	}
+	body := `{"event":{"token":"` + a.Token + `","siteKey":"` + site.SiteKey + `","expectedAction":"checkout"}}`
+	resp, err := http.Post(s.URL()+mockserver.Enterprise.VerifyPath()+"?key="+site.Secret, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		TokenProperties struct {
+			Valid  bool
+			Action string
+		} `json:"tokenProperties"`
+	}
+	json.NewDecoder(resp.Body).Decode(&got)
+	if !got.TokenProperties.Valid || got.TokenProperties.Action != "checkout" {
+		t.Errorf("assessment of a minted Enterprise token: %+v", got)
+	}
+	// api.js (no enterprise flag) does not know an Enterprise key.
+	if status, a := csMint(t, s, url.Values{"sitekey": {site.SiteKey}, "kind": {"v3"}}); status != 400 || !strings.Contains(a.Error, "reCAPTCHA Enterprise") {
+		t.Errorf("api.js with an Enterprise key: %d %+v", status, a)
+	}
+	// The script renders an Enterprise key as its reCAPTCHA twin.
+	resp, err = http.Get(s.URL() + mockserver.EnterpriseScriptPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(js), `"`+site.SiteKey+`":"v3"`) {
+		t.Errorf("enterprise.js does not render the Enterprise key as a v3 one")
+	}
+}
