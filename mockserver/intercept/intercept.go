@@ -48,6 +48,11 @@ type Interceptor struct {
 	// Logger receives one line per refused or failed connection; nil is
 	// silent.
 	Logger *slog.Logger
+	// GRPC, when set, answers the gRPC calls (HTTP/2, content-type
+	// application/grpc) made to a provider's host: reCAPTCHA Enterprise's
+	// official clients speak gRPC to recaptchaenterprise.googleapis.com:443.
+	// A grpc.Server from the enterprisegrpc package, typically.
+	GRPC http.Handler
 
 	once   sync.Once
 	inner  *http.Server // serves every terminated connection, HTTP/1.1 or HTTP/2
@@ -75,6 +80,10 @@ func (in *Interceptor) init() {
 // proxy or the TLS listener: the mock's, when the URL is one the mock stands
 // in for.
 func (in *Interceptor) serveReal(w http.ResponseWriter, r *http.Request) {
+	if in.GRPC != nil && r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		in.GRPC.ServeHTTP(w, r)
+		return
+	}
 	u := *r.URL
 	u.Host = r.Host
 	if _, ok := mockserver.ProviderForURL(&u); !ok {
