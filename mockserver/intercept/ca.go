@@ -99,7 +99,7 @@ func LoadCA(dir string) (*CA, error) {
 	ca := &CA{dir: dir, hosts: ProviderHosts(), now: time.Now, leaves: map[string]*tls.Certificate{}}
 	err := ca.load()
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStaleCA) {
-		err = ca.create()
+		err = ca.createLocked()
 	}
 	if err != nil {
 		return nil, err
@@ -150,10 +150,51 @@ func (ca *CA) load() error {
 	return nil
 }
 
-func (ca *CA) create() error {
+// createLocked makes the CA under a lock file, so that processes starting
+// at once (parallel tests, replicas) agree on one CA: the first makes it,
+// the others load it. A key and a certificate written by two different
+// processes would not match.
+func (ca *CA) createLocked() error {
 	if err := os.MkdirAll(ca.dir, 0o700); err != nil {
 		return fmt.Errorf("CA directory: %w", err)
 	}
+	unlock, err := lockFile(filepath.Join(ca.dir, ".lock"))
+	if err != nil {
+		return fmt.Errorf("CA directory: %w", err)
+	}
+	defer unlock()
+	if err := ca.load(); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errStaleCA) {
+		return err // made (or found damaged) while this process waited
+	}
+	return ca.create()
+}
+
+// lockFile takes an exclusive lock by creating path, waiting while another
+// holder has it; a lock older than lockStale is taken over (its holder
+// died).
+func lockFile(path string) (unlock func(), err error) {
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		if st, err := os.Stat(path); err == nil && time.Since(st.ModTime()) > lockStale {
+			os.Remove(path)
+			continue
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lockStale is how old a lock file must be to be taken over: making a CA
+// takes milliseconds.
+const lockStale = 10 * time.Second
+
+func (ca *CA) create() error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("CA key: %w", err)

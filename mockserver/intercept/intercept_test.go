@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -401,5 +402,40 @@ func TestCAFiles(t *testing.T) {
 	_, err = intercept.LoadCA(dir)
 	if err == nil || !strings.Contains(err.Error(), "delete the directory") || strings.Contains(err.Error(), "AAAA") {
 		t.Errorf("damaged key: %v", err)
+	}
+}
+
+// TestLoadCAConcurrently: processes (here goroutines) making the CA at once
+// in a fresh directory agree on one, whose certificate on disk matches the
+// key each of them signs with.
+func TestLoadCAConcurrently(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	cas := make([]*intercept.CA, 8)
+	errs := make([]error, len(cas))
+	var wg sync.WaitGroup
+	for i := range cas {
+		wg.Go(func() { cas[i], errs[i] = intercept.LoadCA(dir) })
+	}
+	wg.Wait()
+	pemBytes, err := os.ReadFile(filepath.Join(dir, intercept.CertFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	for i, ca := range cas {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		leaf, err := ca.Leaf("www.google.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := leaf.Leaf.Verify(x509.VerifyOptions{DNSName: "www.google.com", Roots: pool}); err != nil {
+			t.Errorf("loader %d signs with a key the certificate on disk does not match: %v", i, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".lock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lock file was left behind: %v", err)
 	}
 }
