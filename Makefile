@@ -75,11 +75,12 @@ demo: build
 generate:
 	$(GO) run ./suite/cmd/catalogmd
 
-## bench: handler benchmarks, heap for 1M spent tokens and a worst-case journal, and the binary vs bare net/http under wrk
+## bench: handler benchmarks, heap for 1M spent tokens and a worst-case journal, Enterprise REST vs gRPC vs bare servers, and the binary vs bare net/http under wrk
 .PHONY: bench
 bench: build wrk
 	$(GO) test -run '^$$' -bench 'Issue|Verify' -benchmem ./mockserver
 	$(GO) test -run '^$$' -bench 'SpentMemory|JournalMemory' -benchtime 1x ./mockserver
+	$(GO) test -run '^$$' -bench Enterprise -benchmem ./mockserver/enterprisegrpc
 	$(GO) run ./mockserver/internal/benchload --bin $(BIN)
 	$(GO) test -run '^$$' -bench BrowserFlows -benchtime 3x ./browser
 
