@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/mockserver/enterprisegrpc"
 	"github.com/siteverify/siteverify/mockserver/intercept"
 )
 
@@ -126,7 +127,10 @@ func (m *runningMock) startInterceptor(cfg serveConfig, logger *slog.Logger) err
 		return fmt.Errorf("--ca-dir: %w", err)
 	}
 	m.caFile = ca.CertFile()
-	m.interceptor = &intercept.Interceptor{Mock: m.srv.Handler(), CA: ca, Passthrough: cfg.passthrough, Token: cfg.opts.AdminToken, Logger: logger}
+	m.interceptor = &intercept.Interceptor{Mock: m.srv.Handler(), CA: ca, Passthrough: cfg.passthrough, Token: cfg.opts.AdminToken, Logger: logger,
+		// reCAPTCHA Enterprise's official clients speak gRPC to
+		// recaptchaenterprise.googleapis.com:443.
+		GRPC: enterprisegrpc.NewServer(m.srv.Handler())}
 	if cfg.proxyAddr != "" {
 		l, err := net.Listen("tcp", cfg.proxyAddr)
 		if err != nil {
