@@ -102,13 +102,6 @@ func NewServer(mock http.Handler, opts ...grpc.ServerOption) *grpc.Server {
 	return s
 }
 
-// IsGRPC reports whether r is a gRPC call (HTTP/2, content-type
-// application/grpc or application/grpc+proto...), the requests an
-// interceptor hands to a grpc.Server's ServeHTTP.
-func IsGRPC(r *http.Request) bool {
-	return r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
-}
-
 // unmarshal reads the mock's JSON; fields newer than the module's proto are
 // ignored, as Google's clients do.
 var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
@@ -223,14 +216,17 @@ func (s *Service) call(ctx context.Context, path string, body []byte) ([]byte, e
 }
 
 // serve runs the handler, turning the panic with which net/http handlers
-// abort a response (http.ErrAbortHandler) into UNAVAILABLE.
+// abort a response (http.ErrAbortHandler) into UNAVAILABLE, and any other
+// into INTERNAL: net/http would survive it, and so does the gRPC server
+// (grpc-go recovers nothing).
 func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			if p != http.ErrAbortHandler {
-				panic(p)
-			}
+		switch p := recover(); {
+		case p == nil:
+		case p == http.ErrAbortHandler:
 			err = status.Error(codes.Unavailable, "the answer was aborted")
+		default:
+			err = status.Errorf(codes.Internal, "the mock failed: %v", p)
 		}
 	}()
 	h.ServeHTTP(w, r)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +362,19 @@ func TestTLSCreds(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Error("untrusted CA: timed out instead of failing")
+	}
+}
+
+// TestHandlerPanics: a handler that panics fails the call, not the process
+// (grpc-go recovers nothing; net/http would have survived it).
+func TestHandlerPanics(t *testing.T) {
+	for _, tc := range []struct {
+		panic any
+		want  codes.Code
+	}{{http.ErrAbortHandler, codes.Unavailable}, {"boom", codes.Internal}} {
+		h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(tc.panic) })
+		client := plaintextClient(t, serve(t, enterprisegrpc.NewServer(h)))
+		_, err := createAssessment(withKey(context.Background(), "k"), client, project, "s", "t")
+		wantCode(t, fmt.Sprint(tc.panic), err, tc.want)
 	}
 }
