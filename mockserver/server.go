@@ -204,6 +204,12 @@ func NewServer(opts Options) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		ConnState:         s.trackConn,
 	}
+	// HTTP/2 in clear text (prior knowledge) as well as HTTP/1.1: gRPC
+	// clients of reCAPTCHA Enterprise, pointed at the mock's port, speak it
+	// (a route such as package enterprisegrpc's serves them, see Routes).
+	s.http.Protocols = new(http.Protocols)
+	s.http.Protocols.SetHTTP1(true)
+	s.http.Protocols.SetUnencryptedHTTP2(true)
 	go func() {
 		defer close(s.serveDone)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

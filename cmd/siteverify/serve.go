@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
 
 	"github.com/siteverify/siteverify/mockserver"
 	"github.com/siteverify/siteverify/mockserver/enterprisegrpc"
@@ -64,6 +69,9 @@ type runningMock struct {
 	interceptor       *intercept.Interceptor
 	proxyURL, tlsAddr string
 	caFile            string
+	// grpc serves reCAPTCHA Enterprise's gRPC service, on the mock's port
+	// (HTTP/2 in clear text) and through the interceptor.
+	grpc *grpc.Server
 }
 
 // startMock starts the mock of a serve configuration, logs where it
@@ -72,11 +80,26 @@ type runningMock struct {
 // written), since the configuration was validated.
 func startMock(cfg serveConfig, logger *slog.Logger) (*runningMock, error) {
 	cfg.opts.Logger = logger
+	// reCAPTCHA Enterprise's gRPC service on the mock's own port: the gRPC
+	// server needs the mock's handler, which exists only once it starts.
+	var grpcSrv atomic.Pointer[grpc.Server]
+	cfg.opts.Routes = maps.Clone(cfg.opts.Routes)
+	if cfg.opts.Routes == nil {
+		cfg.opts.Routes = map[string]http.Handler{}
+	}
+	cfg.opts.Routes[enterprisegrpc.RoutePattern] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := grpcSrv.Load(); g != nil {
+			g.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
 	srv, err := mockserver.NewServer(cfg.opts)
 	if err != nil {
 		return nil, fmt.Errorf("start on %s: %w", cfg.opts.Addr, err)
 	}
-	m := &runningMock{srv: srv, url: usableURL(srv.URL(), cfg.opts.Addr)}
+	m := &runningMock{srv: srv, url: usableURL(srv.URL(), cfg.opts.Addr), grpc: enterprisegrpc.NewServer(srv.Handler())}
+	grpcSrv.Store(m.grpc)
 	m.verifyURL = m.url + srv.Site().Kind.Provider().VerifyPath()
 	if cfg.urlFile != "" {
 		if err := writeFileAtomic(cfg.urlFile, []byte(m.url+"\n")); err != nil {
@@ -130,7 +153,7 @@ func (m *runningMock) startInterceptor(cfg serveConfig, logger *slog.Logger) err
 	m.interceptor = &intercept.Interceptor{Mock: m.srv.Handler(), CA: ca, Passthrough: cfg.passthrough, Token: cfg.opts.AdminToken, Logger: logger,
 		// reCAPTCHA Enterprise's official clients speak gRPC to
 		// recaptchaenterprise.googleapis.com:443.
-		GRPC: enterprisegrpc.NewServer(m.srv.Handler())}
+		GRPC: m.grpc}
 	if cfg.proxyAddr != "" {
 		l, err := net.Listen("tcp", cfg.proxyAddr)
 		if err != nil {
@@ -176,6 +199,7 @@ func (m *runningMock) close() {
 	if m.interceptor != nil {
 		m.interceptor.Close()
 	}
+	m.grpc.Stop()
 	m.srv.Close()
 	if m.urlFile != "" {
 		_ = os.Remove(m.urlFile)

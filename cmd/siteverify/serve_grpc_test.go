@@ -16,6 +16,8 @@ import (
 	googleoption "google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/siteverify/siteverify/mockserver/intercept"
 )
@@ -63,5 +65,59 @@ func TestBinaryServeGRPC(t *testing.T) {
 	}
 	if !a.GetTokenProperties().GetValid() || a.GetRiskAnalysis().GetScore() != float32(0.7) {
 		t.Errorf("assessment over gRPC: %v", a)
+	}
+}
+
+// TestBinaryServeGRPCOnMockPort: serve answers the gRPC service on the
+// mock's own port in clear text (HTTP/2 with prior knowledge), for Google's
+// Go client set up as for any plaintext endpoint: WithEndpoint,
+// WithoutAuthentication, insecure credentials, and the API key as call
+// metadata (grpc-go sends per-RPC credentials only over TLS).
+func TestBinaryServeGRPCOnMockPort(t *testing.T) {
+	s := startServe(t, nil, "serve", "--addr", "127.0.0.1:0")
+	post := func(path, body string, out any) {
+		t.Helper()
+		resp, err := http.Post(s.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
+		}
+	}
+	var site struct{ SiteKey, Secret string }
+	post("/__admin/sites", `{"kind":"recaptcha-enterprise"}`, &site)
+	var tok struct{ Token string }
+	post("/__admin/tokens", `{"sitekey":"`+site.SiteKey+`","action":"login"}`, &tok)
+
+	client, err := recaptcha.NewClient(context.Background(), googleoption.WithEndpoint(strings.TrimPrefix(s.url, "http://")),
+		googleoption.WithoutAuthentication(), googleoption.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-goog-api-key", site.Secret)
+	req := &recaptchapb.CreateAssessmentRequest{Parent: "projects/siteverify-test",
+		Assessment: &recaptchapb.Assessment{Event: &recaptchapb.Event{Token: tok.Token, SiteKey: site.SiteKey, ExpectedAction: "login"}}}
+	a, err := client.CreateAssessment(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.GetTokenProperties().GetValid() || a.GetTokenProperties().GetAction() != "login" {
+		t.Errorf("assessment over plaintext gRPC: %v", a)
+	}
+	a, err = client.CreateAssessment(ctx, req)
+	if err != nil || a.GetTokenProperties().GetInvalidReason() != recaptchapb.TokenProperties_DUPE {
+		t.Errorf("replay over plaintext gRPC: %v %v", a, err)
+	}
+	// HTTP/1.1 clients of the same port are unaffected.
+	resp, err := http.PostForm(s.url+"/recaptcha/api/siteverify", nil)
+	if err != nil || resp.ProtoMajor != 1 {
+		t.Errorf("HTTP/1.1 siteverify beside gRPC: %v", err)
+	} else {
+		resp.Body.Close()
 	}
 }

@@ -72,6 +72,11 @@ import (
 // Host is the name Google's clients dial (and send as :authority).
 const Host = "recaptchaenterprise.googleapis.com"
 
+// RoutePattern is the ServeMux pattern of the service's gRPC paths, for
+// serving it beside the mock on the mock's own port (mockserver.Options.Routes;
+// the mock speaks HTTP/2 in clear text to gRPC clients).
+var RoutePattern = "/" + pb.RecaptchaEnterpriseService_ServiceDesc.ServiceName + "/"
+
 // maxMessageBytes bounds a request message, as the REST handler bounds a
 // body (64 KiB): gRPC's default would be 4 MiB.
 const maxMessageBytes = 64 << 10
