@@ -140,8 +140,10 @@ func starterTarget(prov *mockserver.Provider, kind string) (string, error) {
 	err := starterTemplate.Execute(&b, struct {
 		Provider, Kind, EnvPrefix, TokenField, Title string
 		V3, Android, Turnstile, Enterprise           bool
-	}{prov.Name(), kind, strings.ToUpper(prov.Name()), prov.TokenField(), prov.String(),
-		k == mockserver.V3, k == mockserver.Android, k == mockserver.TurnstileStandard, k == mockserver.HCaptchaEnterprise})
+		GoogleEnterprise, EnterpriseScore            bool
+	}{prov.Name(), kind, strings.ToUpper(strings.ReplaceAll(prov.Name(), "-", "_")), prov.TokenField(), prov.String(),
+		k == mockserver.V3, k == mockserver.Android, k == mockserver.TurnstileStandard, k == mockserver.HCaptchaEnterprise,
+		prov == mockserver.Enterprise, k == mockserver.EnterpriseScore})
 	if err != nil {
 		return "", fmt.Errorf("render the starter target: %w", err)
 	}
@@ -158,6 +160,9 @@ var starterTemplate = template.Must(template.New("target").Parse(`# siteverify t
 name: my-backend
 provider: {{.Provider}}
 kind: {{.Kind}}
+{{- if .GoogleEnterprise}}
+project: siteverify-test          # your Google Cloud project ID; {{"{{"}}verify_url{{"}}"}} is its assessments URL
+{{- end}}
 
 # How the harness starts your backend (delete this section if it already
 # runs; then set sitekey and secret here and point the backend at a running
@@ -181,9 +186,15 @@ endpoints:
   - url: "http://127.0.0.1:{{"{{"}}port{{"}}"}}/login"
     fields: {username: alice, password: correct-horse-battery-staple}   # the rest of a valid request
     token: {name: {{.TokenField}}}   # the form field that carries the token
-{{- if .V3}}
+{{- if or .V3 .EnterpriseScore}}
     action: login                 # the action your backend expects
     min_score: 0.5                # your threshold
+{{- end}}
+{{- if .GoogleEnterprise}}
+{{- if not .EnterpriseScore}}
+    action: login                 # the action your page sets and your backend checks (delete if none)
+{{- end}}
+    reject_reasons: [AUTOMATION]  # the classification reasons your backend refuses whatever the score ([] if none)
 {{- end}}
 {{- if .Turnstile}}
     action: login                 # the data-action your page sets and your backend checks (delete if none)

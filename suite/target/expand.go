@@ -14,10 +14,11 @@ import (
 // ready_url), in endpoint and page URLs, in endpoint headers and in string
 // values of endpoint fields.
 var Placeholders = []struct{ Name, Meaning string }{
-	{"verify_url", "the mock's siteverify URL, e.g. http://127.0.0.1:41234/recaptcha/api/siteverify"},
+	{"verify_url", "the mock's siteverify URL, e.g. http://127.0.0.1:41234/recaptcha/api/siteverify; for reCAPTCHA Enterprise the target project's assessments URL, e.g. http://127.0.0.1:41234/v1/projects/siteverify-test/assessments"},
 	{"mock_url", "the mock's base URL, e.g. http://127.0.0.1:41234 (its client script is served under it)"},
 	{"secret", "the target's secret (generated when the file gives none)"},
 	{"sitekey", "the target's sitekey (generated when the file gives none)"},
+	{"project", "the target's reCAPTCHA Enterprise project ID (project; default siteverify-test), for a backend that builds the assessments URL from {{mock_url}} itself; empty for other providers"},
 	{"port", "a free TCP port on 127.0.0.1 for the backend to listen on (start section only)"},
 	{"proxy_url", "the session's forward proxy, which answers the providers' real hosts from the mock, e.g. http://127.0.0.1:41235 (start section only; start.use_proxy sets HTTPS_PROXY and the others to it)"},
 	{"ca_file", "the path of the mock's CA certificate (PEM), for a backend's trust setting, e.g. /root/.cache/siteverify/ca/siteverify-ca.pem (start section only)"},
@@ -35,6 +36,9 @@ type Vars struct {
 	MockURL   string
 	Secret    string
 	SiteKey   string
+	// Project is the reCAPTCHA Enterprise project ID ("" for other
+	// providers).
+	Project string
 	// Port is 0 when the harness does not start the backend.
 	Port int
 	// ProxyURL, CAFile and TLSAddr are the interception's proxy URL, CA
@@ -53,6 +57,8 @@ func (v Vars) lookup(name string) (string, bool) {
 		return v.Secret, true
 	case "sitekey":
 		return v.SiteKey, true
+	case "project":
+		return v.Project, true
 	case "port":
 		if v.Port == 0 {
 			return "", false
@@ -71,7 +77,7 @@ func (v Vars) lookup(name string) (string, bool) {
 var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.:-]*)\s*\}\}`)
 
 var sampleVars = Vars{VerifyURL: "http://127.0.0.1:1/recaptcha/api/siteverify", MockURL: "http://127.0.0.1:1",
-	Secret: "secret", SiteKey: "sitekey", Port: 1, ProxyURL: "http://127.0.0.1:1", CAFile: "/ca.pem", TLSAddr: "127.0.0.1:1"}
+	Secret: "secret", SiteKey: "sitekey", Project: "siteverify-test", Port: 1, ProxyURL: "http://127.0.0.1:1", CAFile: "/ca.pem", TLSAddr: "127.0.0.1:1"}
 
 func expand(s string, v Vars) string {
 	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {

@@ -60,7 +60,7 @@ outage:
 		`x.yaml:8: endpoints[0].hostnames: want a list, got "shop.example.com" (a string)`,
 		`x.yaml:9: endpoints[0].min_score: want a number, got "high" (a string)`,
 		`x.yaml:10: endpoints[0].token.in: unknown value "cookie"; use one of field, header`,
-		`x.yaml:11: endpoints[1].url: unknown placeholder {{prot}}; use one of {{verify_url}}, {{mock_url}}, {{secret}}, {{sitekey}}, {{port}}, {{proxy_url}}, {{ca_file}}, {{tls_addr}}`,
+		`x.yaml:11: endpoints[1].url: unknown placeholder {{prot}}; use one of {{verify_url}}, {{mock_url}}, {{secret}}, {{sitekey}}, {{project}}, {{port}}, {{proxy_url}}, {{ca_file}}, {{tls_addr}}`,
 		`x.yaml:14: endpoints[1].method: unsupported method "FETCH"; use GET, POST, PUT, PATCH or DELETE`,
 		`x.yaml:17: classify.rejected.status[1]: 1000 is not an HTTP status (100-599)`,
 		`x.yaml:19: outage.policy: unknown policy "fail-safe"; use one of fail-closed, fail-open, challenge`,

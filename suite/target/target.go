@@ -25,21 +25,31 @@ type Target struct {
 	// Name labels reports, e.g. "shop-api". Default: the file name without
 	// its extension.
 	Name string `yaml:"name"`
-	// Provider is the CAPTCHA provider. Only "recaptcha" (the default) is
-	// supported today.
+	// Provider is the CAPTCHA provider: "recaptcha" (the default),
+	// "hcaptcha", "turnstile" or "recaptcha-enterprise" (the assessments
+	// API; see Project).
 	Provider string `yaml:"provider"`
-	// Kind is the reCAPTCHA key type: "v3", "v2-checkbox", "v2-invisible" or
-	// "android". Required.
+	// Kind is the provider's key type, e.g. for reCAPTCHA "v3",
+	// "v2-checkbox", "v2-invisible" or "android", for reCAPTCHA Enterprise
+	// "recaptcha-enterprise" (a score key) or
+	// "recaptcha-enterprise-checkbox". Required.
 	Kind mockserver.KeyKind `yaml:"kind"`
 	// SiteKey is the public key the backend (and its pages) are configured
 	// with, e.g. "6LcX…". Required unless Start is set, in which case an
 	// empty one is generated and passed to the backend through {{sitekey}}.
 	SiteKey string `yaml:"sitekey"`
-	// Secret is the secret key the backend sends to siteverify. Required
+	// Secret is the secret key the backend sends to siteverify (for
+	// reCAPTCHA Enterprise, the project's API key). Required
 	// unless Start is set (then generated, see {{secret}}). Use a throwaway
 	// value: the mock accepts any secret you register, so this is never a
 	// production secret.
 	Secret string `yaml:"secret"`
+	// Project is the Google Cloud project ID of a reCAPTCHA Enterprise key:
+	// the harness registers the site in it, and {{verify_url}} is its
+	// assessments URL (…/v1/projects/PROJECT/assessments). Default
+	// mockserver.EnterpriseTestProject ("siteverify-test"). Provider
+	// recaptcha-enterprise only.
+	Project string `yaml:"project"`
 	// Start tells the harness how to start the backend. Without it the
 	// backend must already be running, configured with the mock's verify URL.
 	Start *Start `yaml:"start"`
@@ -133,15 +143,22 @@ type Endpoint struct {
 	// Token says where the reCAPTCHA token goes.
 	Token TokenPlace `yaml:"token"`
 	// Action is the action the backend expects, e.g. "login". Required for
-	// kind v3; for kind turnstile, the data-action the page sets (empty:
+	// kinds v3 and recaptcha-enterprise; for kinds turnstile and
+	// recaptcha-enterprise-checkbox, the action the page sets (empty:
 	// none); not allowed for other kinds.
 	Action string `yaml:"action"`
 	// CData is the Turnstile customer data (data-cdata) the backend
 	// expects, e.g. a session id; empty means none. Kind turnstile only.
 	CData string `yaml:"cdata"`
-	// MinScore is the v3 score threshold; a score equal to it must be
-	// accepted. Default 0.5. Kind v3 only. At most three decimals.
+	// MinScore is the v3 (or reCAPTCHA Enterprise score key's) threshold;
+	// a score equal to it must be accepted. Default 0.5. Kinds v3 and
+	// recaptcha-enterprise only. At most three decimals.
 	MinScore *float64 `yaml:"min_score"`
+	// RejectReasons are the reCAPTCHA Enterprise classification reasons
+	// (riskAnalysis.reasons, e.g. AUTOMATION) for which the backend refuses
+	// a request whatever its score; empty means it does not use reasons
+	// (ENT-004 is then skipped). Provider recaptcha-enterprise only.
+	RejectReasons []string `yaml:"reject_reasons"`
 	// MaxScore is the hCaptcha Enterprise risk threshold: hCaptcha's score
 	// is inverted (1 is a bot), and a score equal to it must be accepted.
 	// Default 0.5. Kind hcaptcha-enterprise only. At most three decimals.
@@ -289,10 +306,13 @@ func (t *Target) ProviderValue() *mockserver.Provider {
 
 // Defaults.
 const (
-	DefaultProvider       = "recaptcha"
-	DefaultMethod         = "POST"
-	DefaultMinScore       = 0.5
-	DefaultMaxScore       = 0.5
+	DefaultProvider = "recaptcha"
+	DefaultMethod   = "POST"
+	DefaultMinScore = 0.5
+	DefaultMaxScore = 0.5
+	// DefaultProject is the reCAPTCHA Enterprise project of a target that
+	// names none.
+	DefaultProject        = mockserver.EnterpriseTestProject
 	DefaultClientIPHeader = "X-Forwarded-For"
 	DefaultAnswerWithin   = 5 * time.Second
 	DefaultReadyTimeout   = 30 * time.Second

@@ -119,7 +119,14 @@ func TestParseErrors(t *testing.T) {
 		{"kind", "kind: v4\n", []string{`x.yaml:1: kind: unknown Google reCAPTCHA kind "v4"; use one of v3, v2-checkbox, v2-invisible, android`}},
 		{"kind of another provider", "kind: turnstile\n", []string{`x.yaml:1: kind: "turnstile" is a Cloudflare Turnstile kind, and the provider is recaptcha; set provider: turnstile, or use one of v3, v2-checkbox, v2-invisible, android`}},
 		{"hcaptcha kind", "provider: hcaptcha\nkind: v3\n", []string{`x.yaml:2: kind: "v3" is a Google reCAPTCHA kind, and the provider is hcaptcha; set provider: recaptcha, or use one of hcaptcha, hcaptcha-enterprise`}},
-		{"unknown provider", "provider: friendlycaptcha\nkind: v3\n", []string{`x.yaml:1: provider: unknown provider "friendlycaptcha"; use one of "recaptcha", "hcaptcha", "turnstile"`}},
+		{"unknown provider", "provider: friendlycaptcha\nkind: v3\n", []string{`x.yaml:1: provider: unknown provider "friendlycaptcha"; use one of "recaptcha", "hcaptcha", "turnstile", "recaptcha-enterprise"`}},
+		{"enterprise score needs action", "provider: recaptcha-enterprise\nkind: recaptcha-enterprise\nendpoints:\n  - {url: http://x/, hostnames: [h]}\n",
+			[]string{"endpoints[0].action: required for kind recaptcha-enterprise: the action the page passes to grecaptcha.enterprise.execute"}},
+		{"enterprise fields", "provider: recaptcha-enterprise\nkind: recaptcha-enterprise-checkbox\nproject: Bad_Project\nendpoints:\n  - {url: http://x/, hostnames: [h], min_score: 0.5, reject_reasons: [AUTOMATON]}\n",
+			[]string{`x.yaml:3: project: "Bad_Project" is not a Google Cloud project ID`, "endpoints[0].min_score: only for kinds v3 and recaptcha-enterprise",
+				`endpoints[0].reject_reasons[0]: unknown classification reason "AUTOMATON"; use some of AUTOMATION,`}},
+		{"enterprise fields elsewhere", "kind: v3\nproject: shop-prod\nendpoints:\n  - {url: http://x/, action: a, hostnames: [h], reject_reasons: [AUTOMATION]}\n",
+			[]string{"x.yaml:2: project: only for provider recaptcha-enterprise", "endpoints[0].reject_reasons: only for provider recaptcha-enterprise"}},
 		{"cdata on v3", "kind: v3\nendpoints:\n  - {url: http://x/, action: a, cdata: c, hostnames: [h]}\n", []string{`endpoints[0].cdata: only for kind turnstile (this target is v3); remove it`}},
 		{"max_score range", "provider: hcaptcha\nkind: hcaptcha-enterprise\nendpoints:\n  - {url: http://x/, max_score: 1.5, hostnames: [h]}\n", []string{`endpoints[0].max_score: 1.5 is outside [0, 1]`}},
 		{"token in", "kind: v2-checkbox\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    hostnames: [h]\n    token: {in: cookie}\n",
@@ -127,7 +134,7 @@ func TestParseErrors(t *testing.T) {
 		{"v3 needs action", "kind: v3\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    hostnames: [h]\n",
 			[]string{"endpoints[0].action: required for kind v3"}},
 		{"android fields", "kind: android\nsitekey: a\nsecret: b\nendpoints:\n  - url: http://x/\n    hostnames: [h]\n    action: x\n",
-			[]string{"endpoints[0].package_names: required for kind android", "endpoints[0].hostnames: not used for kind android", "endpoints[0].action: only for kinds v3 and turnstile"}},
+			[]string{"endpoints[0].package_names: required for kind android", "endpoints[0].hostnames: not used for kind android", "endpoints[0].action: only for kinds v3, turnstile, recaptcha-enterprise"}},
 		{"port without start", "kind: v2-checkbox\nsitekey: a\nsecret: b\nendpoints:\n  - url: \"http://x:{{port}}/\"\n    hostnames: [h]\n",
 			[]string{"x.yaml:5: endpoints[0].url: {{port}} needs a start section"}},
 		{"unknown placeholder", "kind: v2-checkbox\nstart:\n  command: [x, \"{{prot}}\"]\n  ready_url: http://x/\n",
@@ -176,5 +183,43 @@ func TestLoadFixtures(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v", err)
+	}
+}
+
+func TestParseEnterprise(t *testing.T) {
+	const src = `
+provider: recaptcha-enterprise
+kind: recaptcha-enterprise
+start:
+  command: [app, "{{port}}"]
+  env: {PROJECT: "{{project}}", ASSESS: "{{verify_url}}"}
+endpoints:
+  - url: "http://127.0.0.1:{{port}}/login"
+    action: login
+    hostnames: [shop.example.com]
+    reject_reasons: [AUTOMATION, TOO_MUCH_TRAFFIC]
+classify:
+  accepted: {status: [200]}
+  rejected: {status: [403]}
+`
+	tg, err := Parse([]byte(src), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := tg.Endpoints[0]
+	if tg.Project != mockserver.EnterpriseTestProject || ep.Token.Name != "g-recaptcha-response" || *ep.MinScore != DefaultMinScore || len(ep.RejectReasons) != 2 {
+		t.Errorf("defaults: project %q, token %q, min_score %v, reasons %v", tg.Project, ep.Token.Name, *ep.MinScore, ep.RejectReasons)
+	}
+	x, err := tg.Expand(Vars{VerifyURL: "http://m/v1/projects/shop-prod/assessments", Project: "shop-prod", Port: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Start.Env["PROJECT"] != "shop-prod" || x.Start.Env["ASSESS"] != "http://m/v1/projects/shop-prod/assessments" {
+		t.Errorf("expanded env %v", x.Start.Env)
+	}
+	// A checkbox key needs no action; a project number is a project.
+	cb := strings.Replace(strings.Replace(src, "kind: recaptcha-enterprise\n", "kind: recaptcha-enterprise-checkbox\nproject: \"123456789012\"\n", 1), "    action: login\n", "", 1)
+	if tg, err := Parse([]byte(cb), "x.yaml"); err != nil || tg.Project != "123456789012" || tg.Endpoints[0].MinScore != nil {
+		t.Errorf("checkbox: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ func (p *parser) validate(t *Target) {
 		t.Kind = ""
 	}
 	p.validateKeys(t)
+	p.validateProject(t)
 	p.checkPlaceholders(t)
 	if t.Start != nil {
 		p.validateStart(t.Start)
@@ -90,10 +92,36 @@ func (p *parser) validate(t *Target) {
 }
 
 // suiteProviders are the providers the catalog runs against: every
-// siteverify provider. reCAPTCHA Enterprise's assessments API is served by
-// the mock but has no catalog yet, so a target naming it is refused with
-// this list.
-var suiteProviders = []*mockserver.Provider{mockserver.ReCAPTCHA, mockserver.HCaptcha, mockserver.Turnstile}
+// provider the mock serves, reCAPTCHA Enterprise's assessments API
+// included (its own cases are ENT-*).
+var suiteProviders = []*mockserver.Provider{mockserver.ReCAPTCHA, mockserver.HCaptcha, mockserver.Turnstile, mockserver.Enterprise}
+
+// isEnterprise reports whether k is a reCAPTCHA Enterprise kind.
+func isEnterprise(k mockserver.KeyKind) bool {
+	return k == mockserver.EnterpriseScore || k == mockserver.EnterpriseCheckbox
+}
+
+// validateProject checks the Enterprise project ID (or sets its default):
+// what Google allows in a project ID or number, so that it is one path
+// segment of the assessments URL.
+func (p *parser) validateProject(t *Target) {
+	if t.Provider != mockserver.Enterprise.Name() {
+		if t.Project != "" {
+			p.errorf("project", "only for provider recaptcha-enterprise (this target is %s); remove it", t.Provider)
+		}
+		return
+	}
+	if t.Project == "" {
+		t.Project = DefaultProject
+		return
+	}
+	if !projectRE.MatchString(t.Project) {
+		p.errorf("project", "%q is not a Google Cloud project ID (6-30 lower-case letters, digits and hyphens, starting with a letter) or project number", t.Project)
+	}
+}
+
+// projectRE matches a Google Cloud project ID or a project number.
+var projectRE = regexp.MustCompile(`^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20})$`)
 
 // Providers lists the providers a target file may name.
 func Providers() []*mockserver.Provider { return slices.Clone(suiteProviders) }
@@ -243,23 +271,30 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 	}
 
 	switch t.Kind {
-	case mockserver.V3:
+	case mockserver.V3, mockserver.EnterpriseScore:
 		if ep.Action == "" {
-			p.errorf(path+".action", "required for kind v3: the action the page passes to grecaptcha.execute, e.g. login")
+			execute := "grecaptcha.execute"
+			if t.Kind == mockserver.EnterpriseScore {
+				execute = "grecaptcha.enterprise.execute"
+			}
+			p.errorf(path+".action", "required for kind %s: the action the page passes to %s, e.g. login", t.Kind, execute)
 		}
 		ep.MinScore = p.threshold(path+".min_score", ep.MinScore, DefaultMinScore)
 	case mockserver.HCaptchaEnterprise:
 		ep.MaxScore = p.threshold(path+".max_score", ep.MaxScore, DefaultMaxScore)
 	}
 	if t.Kind != "" {
-		if ep.Action != "" && t.Kind != mockserver.V3 && t.Kind != mockserver.TurnstileStandard {
-			p.errorf(path+".action", "only for kinds v3 and turnstile (this target is %s); remove it", t.Kind)
+		if ep.Action != "" && t.Kind != mockserver.V3 && t.Kind != mockserver.TurnstileStandard && !isEnterprise(t.Kind) {
+			p.errorf(path+".action", "only for kinds v3, turnstile, recaptcha-enterprise and recaptcha-enterprise-checkbox (this target is %s); remove it", t.Kind)
 		}
 		if ep.CData != "" && t.Kind != mockserver.TurnstileStandard {
 			p.errorf(path+".cdata", "only for kind turnstile (this target is %s); remove it", t.Kind)
 		}
-		if ep.MinScore != nil && t.Kind != mockserver.V3 {
-			p.errorf(path+".min_score", "only for kind v3 (this target is %s); remove it", t.Kind)
+		if ep.MinScore != nil && t.Kind != mockserver.V3 && t.Kind != mockserver.EnterpriseScore {
+			p.errorf(path+".min_score", "only for kinds v3 and recaptcha-enterprise (this target is %s); remove it", t.Kind)
+		}
+		if len(ep.RejectReasons) > 0 && !isEnterprise(t.Kind) {
+			p.errorf(path+".reject_reasons", "only for provider recaptcha-enterprise (this target is %s); remove it", t.Kind)
 		}
 		if ep.MaxScore != nil && t.Kind != mockserver.HCaptchaEnterprise {
 			p.errorf(path+".max_score", "only for kind hcaptcha-enterprise (this target is %s); remove it", t.Kind)
@@ -288,6 +323,11 @@ func (p *parser) validateEndpoint(t *Target, ep *Endpoint, path string) {
 		}
 		if h == "" || strings.ContainsAny(h, " /:*") || len(h) > 253 {
 			p.errorf(fmt.Sprintf("%s.%s[%d]", path, field, idx), "%q is not a plain name; list exact names (no scheme, port or wildcard)", h)
+		}
+	}
+	for i, r := range ep.RejectReasons {
+		if !slices.Contains(mockserver.EnterpriseReasons(), r) {
+			p.errorf(fmt.Sprintf("%s.reject_reasons[%d]", path, i), "unknown classification reason %q; use some of %s", r, strings.Join(mockserver.EnterpriseReasons(), ", "))
 		}
 	}
 	switch {
