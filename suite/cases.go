@@ -370,11 +370,15 @@ func wireFormPost(ctx context.Context, e *Env) error {
 	if !e.bodyTypeReadable(c.ContentType) {
 		problems = append(problems, fmt.Sprintf("content type %q", c.ContentType))
 	}
-	if c.Form.Get("response") != tok {
-		problems = append(problems, "the token is not the response field of the body")
+	field := "response"
+	if e.enterprise() {
+		field = "event.token" // the Assessment's event, as the mock's journal names it
+	}
+	if c.Form.Get(field) != tok {
+		problems = append(problems, "the token is not the "+field+" field of the body")
 	}
 	if len(problems) > 0 {
-		return e.Fail(fmt.Sprintf("POST with a body of type %s carrying response=<token>", strings.Join(e.provider().RequestBodyTypes(), " or ")), "%s", strings.Join(problems, "; "))
+		return e.Fail(fmt.Sprintf("POST with a body of type %s carrying %s=<token>", strings.Join(e.provider().RequestBodyTypes(), " or "), field), "%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -473,6 +477,9 @@ func outageHTTP503(ctx context.Context, e *Env) error {
 // every field its kind's answers carry, for rules that send it where no
 // success belongs.
 func successBody(e *Env) string {
+	if e.enterprise() {
+		return validAssessment(e).body(e)
+	}
 	spec := e.ValidSpec()
 	a := map[string]any{"success": true, "challenge_ts": time.Now().UTC().Format("2006-01-02T15:04:05Z")}
 	switch e.kind {
@@ -498,6 +505,12 @@ func outageHTMLPage(ctx context.Context, e *Env) error {
 }
 
 func outageMalformedJSON(ctx context.Context, e *Env) error {
+	if e.enterprise() {
+		// The mock's malformed answer is siteverify's; an assessment broken
+		// off after "valid": true is what an Enterprise backend misreads.
+		return outage(ctx, e, mockserver.Rule{Body: "{\n  \"tokenProperties\": {\n    \"valid\": true,\n    \"invalidReason\": \""},
+			"HTTP 200 with malformed JSON (an assessment broken off after \"valid\": true)")
+	}
 	return outage(ctx, e, mockserver.Rule{Fault: mockserver.FaultMalformedJSON}, "HTTP 200 with malformed JSON")
 }
 
@@ -542,8 +555,8 @@ func outageHang(ctx context.Context, e *Env) error {
 }
 
 func outageInvalidSecret(ctx context.Context, e *Env) error {
-	r, err := submitWithAnswer(ctx, e, mockserver.Rule{ErrorCodes: []string{mockserver.CodeInvalidInputSecret}},
-		"success:false [invalid-input-secret]")
+	rule, what := invalidSecretRule(e)
+	r, err := submitWithAnswer(ctx, e, rule, what)
 	if err != nil {
 		return err
 	}
@@ -611,24 +624,34 @@ func leakNothing(ctx context.Context, e *Env) error {
 	}
 
 	// Probe 1: a failed verification whose answer carries distinctive
-	// fields, as Google's legacy answers did.
+	// fields, as Google's legacy answers did (Enterprise: an invalid
+	// assessment that still names its hostname and score).
 	body := fmt.Sprintf("{\n  \"success\": false,\n  \"challenge_ts\": %q,\n  %q: %q", time.Now().UTC().Format("2006-01-02T15:04:05Z"), probe.field, probe.name)
-	if e.kind == mockserver.V3 {
+	if e.kind == mockserver.V3 || e.kind == mockserver.EnterpriseScore {
 		if s, ok := lowScore(e, 0.137); ok && s != mockserver.ExactlyZero {
 			probe.score = formatScore(s)
 			body += ",\n  \"score\": " + probe.score + ",\n  \"action\": " + fmt.Sprintf("%q", e.ep.Action)
 		}
 	}
 	body += ",\n  \"error-codes\": [\n    \"invalid-input-response\"\n  ]\n}"
-	r, err := submitWithAnswer(ctx, e, mockserver.Rule{Body: body}, "success:false with score, hostname and challenge_ts")
+	what := "success:false with score, hostname and challenge_ts"
+	if e.enterprise() {
+		a := assessment{invalidReason: "MALFORMED", hostname: probe.name, action: e.expectedAction(), createTime: time.Now()}
+		if probe.score != "" {
+			a.score, _ = lowScore(e, 0.137)
+		}
+		body, what = a.body(e), "valid:false with score, hostname and createTime"
+	}
+	r, err := submitWithAnswer(ctx, e, mockserver.Rule{Body: body}, what)
 	if err != nil {
 		return err
 	}
 	check(r, "a token siteverify refused")
 
-	// Probe 2 (v3): a token that fails on score, action and hostname at
-	// once, so whichever check the backend makes first rejects it.
-	if e.kind == mockserver.V3 && probe.score != "" {
+	// Probe 2 (v3, Enterprise score keys): a token that fails on score,
+	// action and hostname at once, so whichever check the backend makes
+	// first rejects it.
+	if (e.kind == mockserver.V3 || e.kind == mockserver.EnterpriseScore) && probe.score != "" {
 		s, _ := lowScore(e, 0.137)
 		tok, err := e.Mint(ctx, mockserver.TokenSpec{Score: s, Action: foreignAction, Hostname: probe.name})
 		if err != nil {

@@ -356,11 +356,12 @@ func secretNeverShown(ctx context.Context, e *Env) error {
 		return err
 	}
 	answers = append(answers, r)
+	refused, refusedWhat := refusedRule(e)
 	for _, p := range []struct {
 		rule mockserver.Rule
 		what string
 	}{
-		{mockserver.Rule{ErrorCodes: []string{mockserver.CodeInvalidInputResponse}}, "success:false [invalid-input-response]"},
+		{refused, refusedWhat},
 		{mockserver.Rule{Status: http.StatusInternalServerError}, "HTTP 500 with Google's HTML error page"},
 	} {
 		if r, err = submitWithAnswer(ctx, e, p.rule, p.what); err != nil {
@@ -379,22 +380,10 @@ func secretNeverShown(ctx context.Context, e *Env) error {
 			found = append(found, fmt.Sprintf("the answer HTTP %d (%q)", a.Status, x))
 		}
 	}
-	if _, _, ok := e.rawOutput(); ok {
-		// Let the backend's lines about the last requests arrive.
-		last, _, _ := e.rawOutput()
-		for deadline := time.Now().Add(outputSettle); time.Now().Before(deadline) && ctx.Err() == nil; {
-			time.Sleep(50 * time.Millisecond)
-			out, _, _ := e.rawOutput()
-			if len(out) == len(last) {
-				break
-			}
-			last = out
-		}
-		out, dropped, _ := e.rawOutput()
+	if out, ok := e.settledOutput(ctx, "the secret"); ok {
 		if x, ok := findSecret(out, secret); ok {
 			found = append(found, fmt.Sprintf("the backend's output (%q)", x))
 		}
-		e.Step("looked for the secret in the %d bytes of output the backend wrote (%d earlier bytes no longer held)", len(out), dropped)
 	} else {
 		e.Step("the harness did not start the backend: only its answers were searched for the secret, not its logs")
 	}

@@ -67,14 +67,21 @@ func (c Case) KindsString() string {
 		return "all"
 	}
 	var missing []string
+	n := 0 // kinds missing
 	for _, p := range target.Providers() {
+		var kinds []string
 		for _, k := range p.KeyKinds() {
 			if !slices.Contains(c.Kinds, k) {
-				missing = append(missing, string(k))
+				kinds = append(kinds, string(k))
 			}
 		}
+		n += len(kinds)
+		if len(kinds) > 1 && len(kinds) == len(p.KeyKinds()) {
+			kinds = []string{p.String()} // "all but reCAPTCHA Enterprise"
+		}
+		missing = append(missing, kinds...)
 	}
-	if len(missing) < len(c.Kinds) {
+	if n < len(c.Kinds) {
 		return "all but " + strings.Join(missing, ", ")
 	}
 	s := make([]string, len(c.Kinds))
@@ -86,9 +93,13 @@ func (c Case) KindsString() string {
 
 var (
 	v3Only = []mockserver.KeyKind{mockserver.V3}
+	// scored are the kinds with a score threshold where 1.0 is a human:
+	// reCAPTCHA v3 and an Enterprise score key.
+	scored = []mockserver.KeyKind{mockserver.V3, mockserver.EnterpriseScore}
 	// web are the kinds whose answers carry the page's hostname.
 	web = []mockserver.KeyKind{mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible,
-		mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise, mockserver.TurnstileStandard}
+		mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise, mockserver.TurnstileStandard,
+		mockserver.EnterpriseScore, mockserver.EnterpriseCheckbox}
 	withAction    = []mockserver.KeyKind{mockserver.V3, mockserver.TurnstileStandard}
 	hcaptchaKinds = mockserver.HCaptcha.KeyKinds()
 	hcEnterprise  = []mockserver.KeyKind{mockserver.HCaptchaEnterprise}
@@ -96,18 +107,25 @@ var (
 	// notTurnstile: a Turnstile retry with the first call's idempotency
 	// key is safe and recommended (WIRE-010 judges it), so "never resend"
 	// holds for the others only.
-	notTurnstile = append(mockserver.ReCAPTCHA.KeyKinds(), mockserver.HCaptcha.KeyKinds()...)
+	notTurnstile = slices.Concat(mockserver.ReCAPTCHA.KeyKinds(), mockserver.HCaptcha.KeyKinds(), mockserver.Enterprise.KeyKinds())
 	android      = []mockserver.KeyKind{mockserver.Android}
+	// siteverifyKinds are the kinds verified through a siteverify endpoint
+	// (success and error-codes, the secret in a form body); reCAPTCHA
+	// Enterprise's assessments API answers otherwise, and its own cases
+	// (ENT-*) check what it has instead.
+	siteverifyKinds = slices.Concat(mockserver.ReCAPTCHA.KeyKinds(), mockserver.HCaptcha.KeyKinds(), mockserver.Turnstile.KeyKinds())
+	entKinds        = mockserver.Enterprise.KeyKinds()
 )
 
 // References used by several cases.
 const (
-	refVerify    = "Google, Verifying the user's response: https://developers.google.com/recaptcha/docs/verify"
-	refV3        = "Google, reCAPTCHA v3: https://developers.google.com/recaptcha/docs/v3"
-	refOutage    = "fail-open bugs: ryangjchandler/laravel-cloudflare-turnstile#72, Lychee-Technology/gforms-proxy#4; google/recaptcha (PHP) maps non-200 and transport errors to bad-response and connection-failed"
-	refLifetime  = refVerify + " (\"each reCAPTCHA user response token is valid for two minutes, and can only be verified once\")"
-	refHCaptcha  = "hCaptcha, Verify the user response server side: https://docs.hcaptcha.com/#verify-the-user-response-server-side; wire-facts §3"
-	refTurnstile = "Cloudflare, Turnstile server-side validation: https://developers.cloudflare.com/turnstile/get-started/server-side-validation/; wire-facts §4"
+	refVerify     = "Google, Verifying the user's response: https://developers.google.com/recaptcha/docs/verify"
+	refV3         = "Google, reCAPTCHA v3: https://developers.google.com/recaptcha/docs/v3"
+	refOutage     = "fail-open bugs: ryangjchandler/laravel-cloudflare-turnstile#72, Lychee-Technology/gforms-proxy#4; google/recaptcha (PHP) maps non-200 and transport errors to bad-response and connection-failed"
+	refLifetime   = refVerify + " (\"each reCAPTCHA user response token is valid for two minutes, and can only be verified once\")"
+	refHCaptcha   = "hCaptcha, Verify the user response server side: https://docs.hcaptcha.com/#verify-the-user-response-server-side; wire-facts §3"
+	refTurnstile  = "Cloudflare, Turnstile server-side validation: https://developers.cloudflare.com/turnstile/get-started/server-side-validation/; wire-facts §4"
+	refEnterprise = "Google, Create an assessment: https://cloud.google.com/recaptcha/docs/create-assessment-website (Interpret the assessment); wire-facts §2"
 )
 
 // catalog is the case table. IDs are append-only: never renumber, never
@@ -120,14 +138,14 @@ var catalog = []Case{
 		Run:         acceptValid,
 	},
 	{
-		ID: "ACCEPT-002", Title: "accepts a score exactly at the threshold", Level: Must, Kinds: v3Only,
-		Requirement: "The backend MUST accept a v3 token whose score equals the configured minimum score: the threshold is inclusive.",
+		ID: "ACCEPT-002", Title: "accepts a score exactly at the threshold", Level: Must, Kinds: scored,
+		Requirement: "The backend MUST accept a v3 (or reCAPTCHA Enterprise score key's) token whose score equals the configured minimum score: the threshold is inclusive.",
 		Reference:   refV3 + " (\"By default, you can use a threshold of 0.5\"); ambethia/recaptcha reply.rb (score >= minimum_score)",
 		Run:         acceptAtThreshold,
 	},
 	{
-		ID: "REJECT-001", Title: "rejects a score below the threshold", Level: Must, Kinds: v3Only,
-		Requirement: "The backend MUST reject a v3 token whose score is below the minimum score, even though siteverify answers success true.",
+		ID: "REJECT-001", Title: "rejects a score below the threshold", Level: Must, Kinds: scored,
+		Requirement: "The backend MUST reject a v3 (or reCAPTCHA Enterprise score key's) token whose score is below the minimum score, even though siteverify answers success true (Enterprise: tokenProperties.valid true).",
 		Reference:   refV3 + " (\"Interpreting the score\"); ambethia/recaptcha#296, danvega/recaptcha#2",
 		Run:         rejectLowScore,
 	},
@@ -180,7 +198,7 @@ var catalog = []Case{
 		Run:         rejectOversizedToken,
 	},
 	{
-		ID: "REJECT-010", Title: "rejects invalid-input-response", Level: Must,
+		ID: "REJECT-010", Title: "rejects invalid-input-response", Level: Must, Kinds: siteverifyKinds,
 		Requirement: "The backend MUST reject a request when siteverify answers success false with invalid-input-response.",
 		Reference:   refVerify + " (error code reference)",
 		Run:         rejectInvalidInputResponse,
@@ -198,13 +216,13 @@ var catalog = []Case{
 		Run:         rejectReplayedToken,
 	},
 	{
-		ID: "REJECT-013", Title: "rejects success:false with an unknown error code", Level: Must,
+		ID: "REJECT-013", Title: "rejects success:false with an unknown error code", Level: Must, Kinds: siteverifyKinds,
 		Requirement: "The backend MUST reject a request when siteverify answers success false with an error code it does not know (such as the undocumented browser-error).",
 		Reference:   refVerify + " (error-codes is optional and open-ended); browser-error seen in production logs",
 		Run:         rejectUnknownErrorCode,
 	},
 	{
-		ID: "REJECT-014", Title: "rejects success:false with no error codes", Level: Must,
+		ID: "REJECT-014", Title: "rejects success:false with no error codes", Level: Must, Kinds: siteverifyKinds,
 		Requirement: "The backend MUST reject a request when siteverify answers success false without any error-codes, as Google did for used tokens in 2016.",
 		Reference:   "google/recaptcha (PHP) Response.php (success false without codes becomes unknown-error); rubyforgood/Flaredown VCR cassette (2016)",
 		Run:         rejectNoErrorCodes,
@@ -246,15 +264,15 @@ var catalog = []Case{
 		Run:         wireSendsSecret,
 	},
 	{
-		ID: "WIRE-004", Title: "keeps the secret out of the URL", Level: Must,
+		ID: "WIRE-004", Title: "keeps the secret out of the URL", Level: Must, Kinds: siteverifyKinds,
 		Requirement: "The backend MUST send the secret in the POST body, never in the URL query, where proxies and servers log it.",
 		Reference:   refVerify + " (METHOD: POST); OWASP, Information exposure through query strings in URL: https://owasp.org/www-community/vulnerabilities/Information_exposure_through_query_strings_in_url",
 		Run:         wireSecretNotInURL,
 	},
 	{
 		ID: "WIRE-005", Title: "sends a form-encoded POST", Level: Must,
-		Requirement: "The backend MUST verify with a POST whose body is one the provider reads (application/x-www-form-urlencoded; for Turnstile also multipart/form-data or JSON) and carries the token as response: reCAPTCHA and hCaptcha do not read JSON bodies.",
-		Reference:   refVerify + " (POST parameters); HR/recaptcha-worker#1, better-auth/better-auth#1684 (JSON bodies fail); wire-facts §3.1, §4.1",
+		Requirement: "The backend MUST verify with a POST whose body is one the provider reads (application/x-www-form-urlencoded; for Turnstile also multipart/form-data or JSON) and carries the token as response: reCAPTCHA and hCaptcha do not read JSON bodies. reCAPTCHA Enterprise reads only a JSON Assessment carrying the token as event.token.",
+		Reference:   refVerify + " (POST parameters); HR/recaptcha-worker#1, better-auth/better-auth#1684 (JSON bodies fail); wire-facts §2.1, §3.1, §4.1",
 		Run:         wireFormPost,
 	},
 	{
@@ -338,7 +356,7 @@ var catalog = []Case{
 	},
 	{
 		ID: "OUTAGE-008", Title: "never allows a request on invalid-input-secret", Level: Must,
-		Requirement: "When siteverify answers invalid-input-secret, the backend MUST NOT accept the request: a configuration error is not an outage, whatever the outage policy.",
+		Requirement: "When siteverify answers invalid-input-secret (reCAPTCHA Enterprise: HTTP 400 API_KEY_INVALID), the backend MUST NOT accept the request: a configuration error is not an outage, whatever the outage policy.",
 		Reference:   refVerify + " (invalid-input-secret); pelican/panel#792 (an invalid secret \"still works\"), Lychee-Technology/gforms-proxy#4",
 		Run:         outageInvalidSecret,
 	},
@@ -366,10 +384,46 @@ var catalog = []Case{
 		Reference:   refVerify + " (\"secret: Required. The shared key between your site and reCAPTCHA.\"); OWASP ASVS 4.0 V7.1.1 (the application does not log credentials); CWE-532, Insertion of Sensitive Information into Log File; npm google-recaptcha logs its request, secret included, with DEBUG=recaptcha",
 		Run:         secretNeverShown,
 	},
+	{
+		ID: "ENT-001", Title: "rejects valid:false whatever the score", Level: Must, Kinds: entKinds,
+		Requirement: "The backend MUST reject a reCAPTCHA Enterprise assessment whose tokenProperties.valid is false, even when its score, action and hostname would pass: the score of an invalid token means nothing.",
+		Reference:   refEnterprise + " (\"check that the token is valid\" before the score); wire-facts §2.2 (valid false with INVALID_REASON_UNSPECIFIED for a token of another key)",
+		Run:         rejectInvalidAssessment,
+	},
+	{
+		ID: "ENT-002", Title: "treats no invalidReason as success", Level: Must, Kinds: entKinds,
+		Requirement: "The backend MUST reject an assessment with valid false whatever its invalidReason: BROWSER_ERROR (which an attacker can fake), UNEXPECTED_ACTION (Google's own action check, which the backend MUST honour) and reasons it does not know are refusals, not soft warnings.",
+		Reference:   refEnterprise + "; wire-facts §2.2 (the invalidReason enum: BROWSER_ERROR is retriable and fakeable, UNEXPECTED_ACTION for policy-based keys)",
+		Run:         rejectInvalidReasons,
+	},
+	{
+		ID: "ENT-003", Title: "compares the expected action", Level: Must, Kinds: entKinds,
+		Requirement: "The backend MUST compare tokenProperties.action with the action the endpoint expects and reject a mismatch: Google reports UNEXPECTED_ACTION only for policy-based keys, so for the others the comparison is the backend's own.",
+		Reference:   refEnterprise + " (\"verify that the action name matches\"); wire-facts §2.2 (UNEXPECTED_ACTION only for POLICY_BASED_CHALLENGE keys)",
+		Run:         rejectEnterpriseActionMismatch,
+	},
+	{
+		ID: "ENT-004", Title: "honours the classification reasons it uses", Level: Must, Kinds: entKinds,
+		Requirement: "A backend that declares it refuses some classification reasons (endpoint reject_reasons, e.g. AUTOMATION) MUST reject a valid, high-scoring assessment whose riskAnalysis.reasons names one of them.",
+		Reference:   refEnterprise + " (riskAnalysis.reasons); wire-facts §2.2 (ClassificationReason)",
+		Run:         rejectDeclaredReasons,
+	},
+	{
+		ID: "ENT-005", Title: "follows the outage policy on an API error", Level: Must, Kinds: entKinds,
+		Requirement: "When the assessments API answers with Google's error envelope (403 PERMISSION_DENIED, 429 RESOURCE_EXHAUSTED, 400 INVALID_ARGUMENT, 503 UNAVAILABLE), the backend MUST answer as its declared outage policy says: an error envelope is no assessment, and its absent tokenProperties are no pass.",
+		Reference:   "wire-facts §2.3 (Google's API error envelope); google-gax (the Node client throws on any non-2xx); " + refOutage,
+		Run:         enterpriseAPIErrors,
+	},
+	{
+		ID: "ENT-006", Title: "never shows the API key after a transport error", Level: Must, Kinds: entKinds,
+		Requirement: "The backend MUST NOT show its API key in its answers or its logs when an assessment call fails in transport (a reset, a closed connection): HTTP clients quote the request URL in such errors, and with ?key= the URL holds the key.",
+		Reference:   "wire-facts §2.1 (?key= in the URL, as community clients send it); Go net/http (*url.Error quotes the URL), Node undici and Python requests likewise; CWE-532, Insertion of Sensitive Information into Log File",
+		Run:         apiKeyNeverShownOnTransportError,
+	},
 }
 
 // Catalog returns the catalog in ID order within each area, areas in the
-// order accept, reject, wire, outage, leak. The slice is a copy.
+// order accept, reject, wire, outage, leak, ent. The slice is a copy.
 func Catalog() []Case { return slices.Clone(catalog) }
 
 // Lookup returns the case with the given ID (case-insensitive).

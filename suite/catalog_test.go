@@ -86,7 +86,7 @@ func lineDiff(got, want string) string {
 // one-line titles, requirement wording that matches the level, references,
 // and labels Ginkgo accepts.
 func TestCatalogWellFormed(t *testing.T) {
-	idRE := regexp.MustCompile(`^(ACCEPT|REJECT|WIRE|OUTAGE|LEAK)-\d{3}$`)
+	idRE := regexp.MustCompile(`^(ACCEPT|REJECT|WIRE|OUTAGE|LEAK|ENT)-\d{3}$`)
 	seen := map[string]bool{}
 	for _, c := range suite.Catalog() {
 		if !idRE.MatchString(c.ID) {

@@ -140,11 +140,18 @@ func (e *Env) ValidSpec() mockserver.TokenSpec {
 		spec.Score, spec.Hostname = e.safeScore(), e.Name()
 	case mockserver.TurnstileStandard:
 		spec.Action, spec.CData, spec.Hostname = e.ep.Action, e.ep.CData, e.Name()
+	case mockserver.EnterpriseScore, mockserver.EnterpriseCheckbox:
+		// A checkbox key's assessment has a score too; the endpoint's action
+		// (a checkbox endpoint may have none: the mock's default then).
+		spec.Score, spec.Action, spec.Hostname = e.HighScore(), e.ep.Action, e.Name()
 	default:
 		spec.Hostname = e.Name()
 	}
 	return spec
 }
+
+// enterprise reports whether the target is a reCAPTCHA Enterprise one.
+func (e *Env) enterprise() bool { return e.provider() == mockserver.Enterprise }
 
 // Mint issues a token on the mock for the target's site and remembers it
 // for the case's journal excerpt.
@@ -199,6 +206,19 @@ func describeSpec(s mockserver.TokenSpec) string {
 		parts = append(parts, score+" (1 is a bot)", fmt.Sprintf("hostname %q", s.Hostname))
 	case mockserver.TurnstileStandard:
 		parts = append(parts, fmt.Sprintf("action %q", s.Action), fmt.Sprintf("cdata %q", s.CData), fmt.Sprintf("hostname %q", s.Hostname))
+	case mockserver.EnterpriseScore, mockserver.EnterpriseCheckbox:
+		score := "score " + formatScore(s.Score)
+		if s.Score == mockserver.ExactlyZero {
+			score = "score 0"
+		}
+		action := s.Action
+		if action == "" {
+			action = mockserver.DefaultAction
+		}
+		parts = append(parts, score, fmt.Sprintf("action %q", action), fmt.Sprintf("hostname %q", s.Hostname))
+		if s.Reasons != "" {
+			parts = append(parts, "reasons "+s.Reasons)
+		}
 	default:
 		parts = append(parts, fmt.Sprintf("hostname %q", s.Hostname))
 	}

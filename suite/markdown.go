@@ -26,7 +26,7 @@ func CatalogMarkdown() string {
 	b.WriteString("<!-- Generated from suite/catalog.go by `go run ./suite/cmd/catalogmd`; DO NOT EDIT. -->\n\n")
 	b.WriteString("# Conformance catalog\n\n")
 	fmt.Fprintf(&b, "%d cases. MUST cases fail the run; SHOULD cases fail it with `--strict` and are reported as warnings otherwise. ", len(catalog))
-	b.WriteString("Each case is a Ginkgo spec labelled with its ID, its area (`accept`, `reject`, `wire`, `outage`, `leak`) and its level (`must`, `should`), ")
+	b.WriteString("Each case is a Ginkgo spec labelled with its ID, its area (`accept`, `reject`, `wire`, `outage`, `leak`, `ent` for reCAPTCHA Enterprise) and its level (`must`, `should`), ")
 	b.WriteString("so `--label-filter 'outage || (wire && must)'` works. IDs are stable: they are never renumbered or reused.\n\n")
 	b.WriteString(CatalogTable("#"))
 	b.WriteString("\n## Requirements\n")

@@ -39,15 +39,23 @@ type variant struct {
 
 // Fixture sets for narrow flaws.
 var (
-	allKinds = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise", "turnstile"}
+	// allKinds has one reCAPTCHA Enterprise fixture, the score key's: the
+	// checkbox key's runs the Enterprise flaws (entFixtures), which is
+	// where the two differ.
+	allKinds = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise", "turnstile", "enterprise"}
+	// siteverifyFixtures are the fixtures of siteverify providers, for the
+	// flaws of a success:false answer, which an assessment has not.
+	siteverifyFixtures = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise", "turnstile"}
+	entFixtures        = []string{"enterprise", "enterprise-checkbox"}
+	entScore           = []string{"v3", "enterprise"}
 	// recaptchaKinds are the reCAPTCHA fixtures; bodyOnly the providers
 	// that read the request body only (hCaptcha, Turnstile).
 	recaptchaKinds = []string{"v3", "v2", "v2-invisible", "android"}
 	bodyOnly       = []string{"hcaptcha", "hcaptcha-enterprise", "turnstile"}
 	// resendKinds are those WIRE-008 and WIRE-009 apply to: a Turnstile
 	// retry reuses its idempotency key (WIRE-010).
-	resendKinds = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise"}
-	webKinds    = []string{"v3", "v2", "v2-invisible", "hcaptcha", "hcaptcha-enterprise", "turnstile"}
+	resendKinds = []string{"v3", "v2", "v2-invisible", "android", "hcaptcha", "hcaptcha-enterprise", "enterprise"}
+	webKinds    = []string{"v3", "v2", "v2-invisible", "hcaptcha", "hcaptcha-enterprise", "turnstile", "enterprise", "enterprise-checkbox"}
 	v3Kind      = []string{"v3"}
 	hcKinds     = []string{"hcaptcha", "hcaptcha-enterprise"}
 )
@@ -61,9 +69,9 @@ var narrow = []struct {
 	want     []string
 }{
 	{"success-as-string", []string{"v2", "v2-invisible", "android"}, []string{"ACCEPT-001"}},
-	{"score-ceiling", v3Kind, []string{"ACCEPT-001"}},
-	{"score-strict-greater", v3Kind, []string{"ACCEPT-002"}},
-	{"score-not-compared", v3Kind, []string{"REJECT-001"}},
+	{"score-ceiling", entScore, []string{"ACCEPT-001"}},
+	{"score-strict-greater", entScore, []string{"ACCEPT-002"}},
+	{"score-not-compared", entScore, []string{"REJECT-001"}},
 	{"missing-score-as-pass", v3Kind, []string{"REJECT-002"}},
 	{"no-action-check", v3Kind, []string{"REJECT-003", "REJECT-015"}}, // no check: a missing action passes too
 	{"no-hostname-check", webKinds, []string{"REJECT-004"}},
@@ -73,11 +81,11 @@ var narrow = []struct {
 	{"undecodable-token-passes", allKinds, []string{"REJECT-008"}}, // the forged token
 	{"crash-on-odd-token", allKinds, []string{"REJECT-008"}},       // odd characters, in a field or a header
 	{"crash-on-long-token", allKinds, []string{"REJECT-009"}},
-	{"invalid-response-as-pass", allKinds, []string{"REJECT-010"}},
+	{"invalid-response-as-pass", siteverifyFixtures, []string{"REJECT-010"}},
 	{"unseen-duplicate-as-pass", allKinds, []string{"REJECT-011"}},
 	{"own-duplicate-as-pass", allKinds, []string{"REJECT-012"}},
-	{"unknown-code-as-pass", allKinds, []string{"REJECT-013"}},
-	{"no-codes-as-pass", allKinds, []string{"REJECT-014"}},
+	{"unknown-code-as-pass", siteverifyFixtures, []string{"REJECT-013"}},
+	{"no-codes-as-pass", siteverifyFixtures, []string{"REJECT-014"}},
 	{"verify-twice", allKinds, []string{"WIRE-001"}},
 	{"local-replay-cache", allKinds, []string{"WIRE-002"}},
 	// Siteverify accepts no secret but the right one, so WIRE-003 never
@@ -89,7 +97,7 @@ var narrow = []struct {
 	{"secret-in-query", recaptchaKinds, []string{"WIRE-004"}},
 	// A body-only provider does not see a secret in the URL: no secret.
 	{"secret-in-query", bodyOnly, []string{"ACCEPT-001", "WIRE-003", "WIRE-004"}},
-	{"secret-also-in-query", allKinds, []string{"WIRE-004"}}, // the journal says form; the query has it too
+	{"secret-also-in-query", siteverifyFixtures, []string{"WIRE-004"}}, // the journal says form; the query has it too
 	{"token-in-query", []string{"v3", "v2", "v2-invisible", "android"}, []string{"WIRE-005"}},
 	// hCaptcha and Turnstile read the body only: a token in the query is no token.
 	{"token-in-query", []string{"hcaptcha", "hcaptcha-enterprise", "turnstile"}, []string{"ACCEPT-001", "WIRE-005"}},
@@ -100,7 +108,7 @@ var narrow = []struct {
 	{"verify-empty-token", allKinds, []string{"WIRE-007"}},
 	{"retry-on-error", resendKinds, []string{"WIRE-008", "WIRE-009"}}, // a timeout is a transport error too
 	{"fail-open-on-500", allKinds, []string{"OUTAGE-001"}},
-	{"fail-open-on-503", allKinds, []string{"OUTAGE-002"}},
+	{"fail-open-on-503", siteverifyFixtures, []string{"OUTAGE-002"}},
 	{"body-over-status", allKinds, []string{"OUTAGE-002"}}, // the 503 carries a success body
 	{"fail-open-on-html", allKinds, []string{"OUTAGE-003"}},
 	{"lenient-json", allKinds, []string{"OUTAGE-004"}},
@@ -112,8 +120,8 @@ var narrow = []struct {
 	{"config-error-as-outage", allKinds, []string{"OUTAGE-008"}},
 	{"leak-hostname", allKinds, []string{"LEAK-001"}},
 	{"leak-challenge-ts", allKinds, []string{"LEAK-001"}},
-	{"leak-score-header", v3Kind, []string{"LEAK-001"}}, // the score, in a header
-	{"leak-reason", v3Kind, []string{"LEAK-001"}},       // the low-score probe
+	{"leak-score-header", entScore, []string{"LEAK-001"}}, // the score, in a header
+	{"leak-reason", entScore, []string{"LEAK-001"}},       // the low-score probe
 
 	// Issue 9's cases, and the narrow flaws that keep the checks they
 	// overlap proven alone (fixtures/refbackend/moreflaws.go).
@@ -126,7 +134,7 @@ var narrow = []struct {
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
 	{"outage-stack-trace", allKinds, []string{"LEAK-002"}}, // a stack trace
 	// The secret in an answer; in the output: TestProcessFlaws.
-	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
+	{"outage-request-echo", siteverifyFixtures, []string{"LEAK-003"}},
 
 	// Issue 10: what only one provider has (fixtures/refbackend/providers.go).
 	{"no-action-check", []string{"turnstile"}, []string{"REJECT-003"}},
@@ -139,6 +147,30 @@ var narrow = []struct {
 	{"cdata-presence-only", []string{"turnstile"}, []string{"REJECT-017"}},            // another session's cdata
 	{"new-key-after-transport-error", []string{"turnstile"}, []string{"WIRE-010"}},    // the lost-answer probe
 	{"new-key-after-internal-error", []string{"turnstile"}, []string{"WIRE-010"}},     // the internal-error probe
+
+	// Issue 12: reCAPTCHA Enterprise (fixtures/refbackend/enterprise.go).
+	{"ignores-valid-false", []string{"enterprise"}, []string{"ENT-001"}},
+	// Without a score threshold nothing else refuses an expired or
+	// replayed token: its assessment still names its hostname and action.
+	{"ignores-valid-false", []string{"enterprise-checkbox"}, []string{"REJECT-011", "REJECT-012", "ENT-001"}},
+	{"invalid-reason-as-success", entFixtures, []string{"ENT-002"}},
+	{"no-action-check", entFixtures, []string{"ENT-003"}},
+	{"action-not-compared", entFixtures, []string{"ENT-003"}},
+	{"ignores-reasons", entFixtures, []string{"ENT-004"}},
+	{"api-error-fail-open", entFixtures, []string{"ENT-005"}},
+	{"logs-api-key-in-url", entFixtures, []string{"ENT-006"}},
+	// The siteverify flaws whose probes an assessment meets otherwise:
+	// 503 is also Google's UNAVAILABLE envelope, and an echoed request
+	// shows the key after a transport error too.
+	{"fail-open-on-503", []string{"enterprise"}, []string{"OUTAGE-002", "ENT-005"}},
+	{"outage-request-echo", []string{"enterprise"}, []string{"LEAK-003", "ENT-006"}},
+	{"sitekey-first", []string{"enterprise"}, []string{"WIRE-001", "WIRE-003"}},
+	// ?key= is Google's documented way to send the API key (wire-facts
+	// §2.1): WIRE-004 does not apply, and no case fails.
+	{"secret-also-in-query", []string{"enterprise"}, nil},
+	{"secret-in-query", []string{"enterprise"}, nil},
+	// The assessments API reads the token from the JSON event only.
+	{"token-in-query", []string{"enterprise"}, []string{"ACCEPT-001", "ACCEPT-002", "WIRE-005"}},
 }
 
 // variants is every run of the self-test: correct backends, the narrow
@@ -156,6 +188,10 @@ var variants = append(append([]variant{
 	{name: "correct hcaptcha-enterprise", fixture: "hcaptcha-enterprise"},
 	{name: "correct turnstile", fixture: "turnstile"},
 	{name: "correct turnstile fail-open", fixture: "turnstile", policy: target.FailOpen},
+	{name: "correct enterprise", fixture: "enterprise"},
+	{name: "correct enterprise fail-open", fixture: "enterprise", policy: target.FailOpen},
+	{name: "correct enterprise challenge", fixture: "enterprise", policy: target.Challenge},
+	{name: "correct enterprise-checkbox", fixture: "enterprise-checkbox"},
 }, expandNarrow()...), []variant{
 	// Reading hCaptcha's score as reCAPTCHA's refuses safe users and lets
 	// bots in.
@@ -207,6 +243,10 @@ var variants = append(append([]variant{
 	// sends the secret in no answer: LEAK-003 passes here, and fails in
 	// TestProcessFlaws, where the harness starts the backend.
 	{fixture: "v3", flaws: "log-secret"},
+	// Enterprise: a backend that fails open lets every API error through,
+	// as its policy says, and api-error-fail-open changes nothing then.
+	{fixture: "enterprise", flaws: "fail-open", want: append(slices.Clone(outageCases), "ENT-005")},
+	{fixture: "enterprise", flaws: "api-error-fail-open", policy: target.FailOpen},
 }...)
 
 func expandNarrow() []variant {
@@ -244,6 +284,9 @@ var fixtureFiles = map[string]string{
 	"hcaptcha":            "../fixtures/targets/refbackend-hcaptcha.yaml",
 	"hcaptcha-enterprise": "../fixtures/targets/refbackend-hcaptcha-enterprise.yaml",
 	"turnstile":           "../fixtures/targets/refbackend-turnstile.yaml",
+
+	"enterprise":          "../fixtures/targets/refbackend-enterprise.yaml",
+	"enterprise-checkbox": "../fixtures/targets/refbackend-enterprise-checkbox.yaml",
 }
 
 // refTarget serves the reference backend in process for a fixture target
@@ -272,7 +315,8 @@ func refTarget(fixture, flaws, policy string) (*target.Target, *mockserver.Serve
 	}
 	ep := tg.Endpoints[0]
 	cfg := refbackend.Config{Secret: tg.Secret, SiteKey: tg.SiteKey, Kind: string(tg.Kind), Action: ep.Action, CData: ep.CData,
-		Hostnames: append(ep.Hostnames, ep.PackageNames...), Outage: tg.Outage.Policy, Timeout: timeout, Flaws: fl}
+		Hostnames: append(ep.Hostnames, ep.PackageNames...), Outage: tg.Outage.Policy, Timeout: timeout, Flaws: fl,
+		RejectReasons: ep.RejectReasons}
 	if ep.MinScore != nil {
 		cfg.MinScore = *ep.MinScore
 	}
@@ -284,6 +328,9 @@ func refTarget(fixture, flaws, policy string) (*target.Target, *mockserver.Serve
 		return nil, nil, nil, err
 	}
 	verifyURL := m.URL() + tg.ProviderValue().VerifyPath()
+	if tg.ProviderValue() == mockserver.Enterprise {
+		verifyURL = m.URL() + "/v1/projects/" + tg.Project + "/assessments" // {{verify_url}}: the target's project
+	}
 	cfg.VerifyURL = verifyURL
 	h, err := refbackend.New(cfg)
 	if err != nil {
@@ -295,7 +342,7 @@ func refTarget(fixture, flaws, policy string) (*target.Target, *mockserver.Serve
 	stop := func() { m.Close(); srv.Close() }
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
-	x, err := tg.Expand(target.Vars{VerifyURL: verifyURL, MockURL: m.URL(), Port: p})
+	x, err := tg.Expand(target.Vars{VerifyURL: verifyURL, MockURL: m.URL(), Project: tg.Project, Port: p})
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
@@ -475,7 +522,7 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 	// applies to; a case that cannot fail alone says why.
 	notAlone := map[string]string{
 		"WIRE-003": "siteverify accepts no other secret, so a wrong secret also makes some other case fail",
-		"WIRE-005": "hCaptcha and Turnstile read the request body only, so on them a token sent elsewhere is no token and a valid request fails too (on reCAPTCHA, which reads the query, token-in-query fails WIRE-005 alone)",
+		"WIRE-005": "hCaptcha and Turnstile read the request body only, and reCAPTCHA Enterprise the JSON event only, so on them a token sent elsewhere is no token and a valid request fails too (on reCAPTCHA, which reads the query, token-in-query fails WIRE-005 alone)",
 	}
 	alone := map[string]map[mockserver.KeyKind]bool{}
 	for _, p := range processProven { // TestProcessFlaws
@@ -501,7 +548,9 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 		}
 	}
 	for _, c := range suite.Catalog() {
-		for _, k := range []mockserver.KeyKind{mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible, mockserver.Android} {
+		// reCAPTCHA Enterprise: the score key, where every flaw runs (the
+		// checkbox fixture runs the Enterprise flaws only).
+		for _, k := range []mockserver.KeyKind{mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible, mockserver.Android, mockserver.EnterpriseScore} {
 			if c.AppliesTo(k) && !alone[c.ID][k] {
 				t.Errorf("no flaw makes %s (%s) fail alone on a %s target", c.ID, c.Title, k)
 			}
@@ -513,6 +562,7 @@ func TestSelfTestCoversCatalog(t *testing.T) {
 var fixtureKinds = map[string]mockserver.KeyKind{
 	"v3": mockserver.V3, "v2": mockserver.V2Checkbox, "v2-invisible": mockserver.V2Invisible, "android": mockserver.Android,
 	"hcaptcha": mockserver.HCaptchaPublisher, "hcaptcha-enterprise": mockserver.HCaptchaEnterprise, "turnstile": mockserver.TurnstileStandard,
+	"enterprise": mockserver.EnterpriseScore, "enterprise-checkbox": mockserver.EnterpriseCheckbox,
 }
 
 // TestRunThroughAdminAPI drives the mock through its admin API, as

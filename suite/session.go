@@ -122,6 +122,9 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 	}
 
 	site := mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind}
+	if t.ProviderValue() == mockserver.Enterprise {
+		site.Project = t.Project // the API key belongs to it
+	}
 	if site.SiteKey == "" || site.Secret == "" {
 		gen := mockserver.NewSite(t.Kind)
 		site.SiteKey = orDefault(site.SiteKey, gen.SiteKey)
@@ -138,7 +141,10 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 		return nil, fmt.Errorf("register the target's site on the mock at %s: %w", s.mock.URL(), err)
 	}
 
-	vars := target.Vars{VerifyURL: s.mock.URL() + t.ProviderValue().VerifyPath(), MockURL: s.mock.URL(), Secret: s.site.Secret, SiteKey: s.site.SiteKey}
+	vars := target.Vars{VerifyURL: s.mock.URL() + verifyPath(t), MockURL: s.mock.URL(), Secret: s.site.Secret, SiteKey: s.site.SiteKey}
+	if t.ProviderValue() == mockserver.Enterprise {
+		vars.Project = s.site.Project
+	}
 	if t.Intercepts() {
 		if s.icpt, err = startInterception(ctx, t, s.mock, cfg.CADir); err != nil {
 			return nil, err
@@ -190,6 +196,16 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 	}
 	s.watch = newWatch(s.target)
 	return s, nil
+}
+
+// verifyPath is the path of the target's verify URL on the mock: the
+// provider's, or for reCAPTCHA Enterprise the assessments path of the
+// target's project.
+func verifyPath(t *target.Target) string {
+	if t.ProviderValue() == mockserver.Enterprise && t.Project != "" {
+		return "/v1/projects/" + t.Project + "/assessments"
+	}
+	return t.ProviderValue().VerifyPath()
 }
 
 // startBackend starts the backend as the target's start section says and
