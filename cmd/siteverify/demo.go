@@ -170,17 +170,17 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 		}
 		doc.Runs = append(doc.Runs, htmlreport.Run{Name: v.name, Description: v.description, Expectation: v.expectation, Conform: &conf, Browse: &flows})
 		c := flows.Counts()
-		fmt.Fprintf(stdout, "%-28s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
+		fmt.Fprintf(stdout, "%-30s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
 			v.name+":", conf.SummaryLine(), c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
 		if failed := conf.Failed(); len(failed) > 0 {
-			fmt.Fprintf(stdout, "%-28s failed cases: %s\n", "", strings.Join(failed, ", "))
+			fmt.Fprintf(stdout, "%-30s failed cases: %s\n", "", strings.Join(failed, ", "))
 		}
 		var failedFlows []string
 		for _, r := range flows.NotOK() {
 			failedFlows = append(failedFlows, r.ID+" on "+r.Page)
 		}
 		if len(failedFlows) > 0 {
-			fmt.Fprintf(stdout, "%-28s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
+			fmt.Fprintf(stdout, "%-30s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
 		}
 	}
 
@@ -188,8 +188,9 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	refOK := ref.Conform.Passed() && ref.Browse.OK() && ref.Conform.Summary.Warnings == 0
 	badCaught := len(cfg.flaws) == 0 || !bad.Conform.Passed() || !bad.Browse.OK() || bad.Conform.Summary.Warnings > 0
 
-	// hCaptcha and Turnstile: the catalog against the reference backend of
-	// each, correct and with that provider's own flaws.
+	// hCaptcha, Turnstile and reCAPTCHA Enterprise: the catalog against the
+	// reference backend of each, correct and with that provider's own
+	// flaws.
 	for _, pv := range providerDemos {
 		tpl, err := builtinTarget(pv.target)
 		if err != nil {
@@ -208,21 +209,28 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 			if err != nil {
 				return fail("%s: %v", name, err)
 			}
-			doc.Runs = append(doc.Runs, htmlreport.Run{Name: name, Description: desc, Expectation: expect, Conform: &conf, Browse: &flows})
-			c := flows.Counts()
-			fmt.Fprintf(stdout, "%-28s conformance: %s; browser flows: %d passed, %d failed, %d skipped\n",
-				name+":", conf.SummaryLine(), c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
+			doc.Runs = append(doc.Runs, htmlreport.Run{Name: name, Description: desc, Expectation: expect, Conform: &conf, Browse: flows})
+			flowsLine := "no browser flows (the target has no pages)"
+			if flows != nil {
+				c := flows.Counts()
+				flowsLine = fmt.Sprintf("browser flows: %d passed, %d failed, %d skipped", c[browser.Passed], c[browser.Failed]+c[browser.Errored], c[browser.Skipped])
+			}
+			fmt.Fprintf(stdout, "%-30s conformance: %s; %s\n", name+":", conf.SummaryLine(), flowsLine)
 			if failed := conf.Failed(); len(failed) > 0 {
-				fmt.Fprintf(stdout, "%-28s failed cases: %s\n", "", strings.Join(failed, ", "))
+				fmt.Fprintf(stdout, "%-30s failed cases: %s\n", "", strings.Join(failed, ", "))
 			}
 			var failedFlows []string
-			for _, r := range flows.NotOK() {
-				failedFlows = append(failedFlows, r.ID+" on "+r.Page)
+			flowsOK := true
+			if flows != nil {
+				for _, r := range flows.NotOK() {
+					failedFlows = append(failedFlows, r.ID+" on "+r.Page)
+				}
+				flowsOK = flows.OK()
 			}
 			if len(failedFlows) > 0 {
-				fmt.Fprintf(stdout, "%-28s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
+				fmt.Fprintf(stdout, "%-30s failed flows: %s\n", "", strings.Join(failedFlows, ", "))
 			}
-			if ok := conf.Passed() && flows.OK() && conf.Summary.Warnings == 0; flawed && ok {
+			if ok := conf.Passed() && flowsOK && conf.Summary.Warnings == 0; flawed && ok {
 				badCaught = false
 			} else if !flawed && !ok {
 				refOK = false
@@ -258,20 +266,24 @@ var providerDemos = []struct {
 	{"Turnstile", "refbackend-turnstile.yaml",
 		"The built-in reference integration (Go) for Cloudflare Turnstile: it checks hostname, action and cdata, verifies each token once, retries a lost answer once with the same idempotency_key and fails closed.",
 		[]refbackend.Flaw{refbackend.FlawNoCDataCheck, refbackend.FlawRetryWithoutKey}},
+	{"Enterprise", "refbackend-enterprise.yaml",
+		"The built-in reference integration (Go) for reCAPTCHA Enterprise: it creates an assessment in its project with the API key in x-goog-api-key, rejects valid:false whatever the score, checks score, action, hostname and the classification reasons it refuses (AUTOMATION, TOO_MUCH_TRAFFIC), takes Google's error envelope for an outage and fails closed.",
+		[]refbackend.Flaw{refbackend.FlawIgnoresValidFalse, refbackend.FlawIgnoresReasons, refbackend.FlawLogsAPIKeyInURL}},
 }
 
 // demoProvider serves the reference backend of tpl with the given flaws,
-// runs the catalog against it and the browser flows against its page.
+// runs the catalog against it and the browser flows against its pages (a
+// nil report when it has none).
 func demoProvider(ctx context.Context, mock *mockserver.Server, b *browser.Browser, tpl *target.Target, name string,
-	flaws []refbackend.Flaw, prog *progress) (suite.Report, browser.Report, error) {
+	flaws []refbackend.Flaw, prog *progress) (suite.Report, *browser.Report, error) {
 	be, err := startDemoBackend(mock, tpl, name, flaws)
 	if err != nil {
-		return suite.Report{}, browser.Report{}, err
+		return suite.Report{}, nil, err
 	}
 	defer be.stop()
 	cases, err := suite.Select(nil, "")
 	if err != nil {
-		return suite.Report{}, browser.Report{}, err
+		return suite.Report{}, nil, err
 	}
 	n := 0
 	conf, err := suite.Run(ctx, suite.Config{Target: be.target, Mock: mock, OnResult: func(r suite.Result) {
@@ -279,10 +291,14 @@ func demoProvider(ctx context.Context, mock *mockserver.Server, b *browser.Brows
 		prog.step("conformance: "+name, n, len(cases), r.ID+" "+r.Title)
 	}})
 	if err != nil {
-		return conf, browser.Report{}, fmt.Errorf("conformance run: %w", err)
+		return conf, nil, fmt.Errorf("conformance run: %w", err)
 	}
+	conf.TargetOutput = be.output.String()
 	t := be.target
 	pages := pagesFromTarget(t, mockserver.Site{SiteKey: t.SiteKey, Secret: t.Secret, Kind: t.Kind})
+	if len(pages) == 0 {
+		return conf, nil, nil
+	}
 	total := len(browser.Flows()) * len(pages)
 	n = 0
 	flows, err := browser.Run(ctx, browser.Config{Mock: mock, Browser: b, Pages: pages, Logf: func(format string, args ...any) {
@@ -290,10 +306,10 @@ func demoProvider(ctx context.Context, mock *mockserver.Server, b *browser.Brows
 		prog.step("browser flows: "+name, n, total, fmt.Sprintf(format, args...))
 	}})
 	if err != nil {
-		return conf, flows, fmt.Errorf("browser flows: %w", err)
+		return conf, &flows, fmt.Errorf("browser flows: %w", err)
 	}
 	conf.TargetOutput = be.output.String()
-	return conf, flows, nil
+	return conf, &flows, nil
 }
 
 // builtinTarget is an embedded target file of the reference backend.
@@ -316,16 +332,22 @@ type demoBackend struct {
 // startDemoBackend serves the reference backend described by tpl, with the
 // given flaws, on a free loopback port, and registers its site on the mock.
 func startDemoBackend(mock *mockserver.Server, tpl *target.Target, name string, flaws []refbackend.Flaw) (*demoBackend, error) {
-	if _, err := mock.AddSite(context.Background(), mockserver.Site{SiteKey: tpl.SiteKey, Secret: tpl.Secret, Kind: tpl.Kind}); err != nil {
+	site := mockserver.Site{SiteKey: tpl.SiteKey, Secret: tpl.Secret, Kind: tpl.Kind}
+	verifyURL, project := mock.URL()+tpl.ProviderValue().VerifyPath(), ""
+	if tpl.ProviderValue() == mockserver.Enterprise {
+		// The key is its project's: the backend calls that project's URL.
+		project = tpl.Project
+		site.Project, verifyURL = project, mock.URL()+"/v1/projects/"+project+"/assessments"
+	}
+	if _, err := mock.AddSite(context.Background(), site); err != nil {
 		return nil, fmt.Errorf("register the site of %s: %w", tpl.Name, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the backend: %w", err)
 	}
-	verifyURL := mock.URL() + tpl.ProviderValue().VerifyPath()
 	t, err := tpl.Expand(target.Vars{VerifyURL: verifyURL, MockURL: mock.URL(),
-		Secret: tpl.Secret, SiteKey: tpl.SiteKey, Port: ln.Addr().(*net.TCPAddr).Port})
+		Secret: tpl.Secret, SiteKey: tpl.SiteKey, Project: project, Port: ln.Addr().(*net.TCPAddr).Port})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -345,7 +367,8 @@ func startDemoBackend(mock *mockserver.Server, tpl *target.Target, name string, 
 	handler, err := refbackend.New(refbackend.Config{
 		VerifyURL: verifyURL, Secret: t.Secret, SiteKey: t.SiteKey, Kind: string(t.Kind),
 		Action: ep.Action, CData: ep.CData, MinScore: minScore, MaxScore: maxScore, Hostnames: ep.Hostnames, Outage: t.Outage.Policy,
-		Timeout: 2 * time.Second, Flaws: flaws,
+		RejectReasons: ep.RejectReasons,
+		Timeout:       2 * time.Second, Flaws: flaws,
 		Logger: slog.New(slog.NewTextHandler(&b.output, nil)),
 	})
 	if err != nil {

@@ -21,15 +21,18 @@ func TestDemo(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"reference backend:           conformance: 37 passed, 0 failed, 5 skipped; browser flows: 8 passed, 0 failed, 4 skipped",
-		"flawed backend:              conformance: 28 passed, 9 failed, 5 skipped; browser flows: 2 passed, 6 failed, 4 skipped",
+		"reference backend:             conformance: 37 passed, 0 failed, 11 skipped; browser flows: 8 passed, 0 failed, 4 skipped",
+		"flawed backend:                conformance: 28 passed, 9 failed, 11 skipped; browser flows: 2 passed, 6 failed, 4 skipped",
 		"failed cases: REJECT-004, WIRE-001, OUTAGE-001, OUTAGE-002, OUTAGE-003, OUTAGE-004, OUTAGE-005, OUTAGE-006, OUTAGE-007\n",
 		"failed flows: FLOW-001 on login-v3, FLOW-002 on login-v3, FLOW-003 on login-v3, FLOW-001 on login-v2, FLOW-002 on login-v2, FLOW-005 on login-v2\n",
-		// hCaptcha Enterprise and Turnstile: the catalog only.
-		"hCaptcha reference backend:  conformance: 34 passed, 0 failed, 8 skipped; browser flows: 3 passed, 0 failed, 3 skipped\n",
+		"hCaptcha reference backend:    conformance: 34 passed, 0 failed, 14 skipped; browser flows: 3 passed, 0 failed, 3 skipped\n",
 		"failed cases: ACCEPT-001, REJECT-016, WIRE-011\n",
-		"Turnstile reference backend: conformance: 33 passed, 0 failed, 9 skipped; browser flows: 4 passed, 0 failed, 2 skipped\n",
+		"Turnstile reference backend:   conformance: 33 passed, 0 failed, 15 skipped; browser flows: 4 passed, 0 failed, 2 skipped\n",
 		"failed cases: REJECT-017, WIRE-010\n",
+		// reCAPTCHA Enterprise: the catalog only (no Enterprise page yet).
+		"Enterprise reference backend:  conformance: 36 passed, 0 failed, 12 skipped; no browser flows (the target has no pages)\n",
+		"Enterprise flawed backend:     conformance: 33 passed, 3 failed, 12 skipped; no browser flows (the target has no pages)\n",
+		"failed cases: ENT-001, ENT-004, ENT-006\n",
 		"report: " + html,
 	} {
 		if !strings.Contains(out, want) {
@@ -43,7 +46,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`id="totals">215 passed, 20 failed, 2 warnings, 63 skipped`, `id="r1-REJECT-004" open`, `id="r1-FLOW-005-login-v2" open`, "data:image/png;base64,"} {
+	for _, want := range []string{`id="totals">284 passed, 23 failed, 2 warnings, 123 skipped`, "Enterprise flawed backend", `id="r1-REJECT-004" open`, `id="r1-FLOW-005-login-v2" open`, "data:image/png;base64,"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}
