@@ -47,17 +47,21 @@ func (f Flow) SkipReason(k Kind) string {
 
 // Kinds of pages by widget, for the catalog below.
 var (
-	allKinds   = []Kind{KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile}
-	expiryKind = []Kind{KindV2Checkbox, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile}
+	allKinds   = []Kind{KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile, KindEnterprise, KindEnterpriseCheckbox}
+	expiryKind = []Kind{KindV2Checkbox, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile, KindEnterpriseCheckbox}
+	scoreKind  = []Kind{KindV3, KindEnterprise}
+	actionKind = []Kind{KindV3, KindTurnstile, KindEnterprise, KindEnterpriseCheckbox}
 )
 
 // Why a flow leaves out the hCaptcha and Turnstile pages.
 const (
-	hcaptchaNoHold  = "an hCaptcha token comes from the user's click on the checkbox, not from page load; its expiry is FLOW-005's"
-	turnstileNoHold = "a Turnstile widget gets its token at render by design and renews it as it expires (300 s); FLOW-005 checks that the page posts the renewed token"
-	hcaptchaNoScore = "the hCaptcha stand-in scripts no score per page; the backend's Enterprise risk check is the conformance suite's (REJECT-016)"
-	noScore         = "the provider's tokens carry no score"
-	hcaptchaNoAct   = "hCaptcha tokens carry no action"
+	hcaptchaNoHold     = "an hCaptcha token comes from the user's click on the checkbox, not from page load; its expiry is FLOW-005's"
+	turnstileNoHold    = "a Turnstile widget gets its token at render by design and renews it as it expires (300 s); FLOW-005 checks that the page posts the renewed token"
+	hcaptchaNoScore    = "the hCaptcha stand-in scripts no score per page; the backend's Enterprise risk check is the conformance suite's (REJECT-016)"
+	noScore            = "the provider's tokens carry no score"
+	checkboxNoHold     = "a checkbox token comes from the user's click, not from page load; its expiry is FLOW-005's"
+	entCheckboxNoScore = "the backend of an Enterprise checkbox key holds its assessments to no score threshold (min_score is for score keys)"
+	hcaptchaNoAct      = "hCaptcha tokens carry no action"
 )
 
 // LowScore is the score FLOW-004 scripts: one of the four levels real keys
@@ -90,16 +94,18 @@ var catalog = []Flow{
 		ID: "FLOW-003", Title: "token held past its lifetime",
 		Checks: "With the mock's clock advanced by " + HoldFor.String() + " between load and submit, the page must not post a token it got at load " +
 			"(expired after two minutes): a page that asks for its token at submit time passes.",
-		Kinds: []Kind{KindV3}, Offline: true,
-		run:    flowHeldToken,
-		notFor: map[Kind]string{KindHCaptcha: hcaptchaNoHold, KindHCaptchaEnterprise: hcaptchaNoHold, KindTurnstile: turnstileNoHold},
+		Kinds: scoreKind, Offline: true,
+		run: flowHeldToken,
+		notFor: map[Kind]string{KindHCaptcha: hcaptchaNoHold, KindHCaptchaEnterprise: hcaptchaNoHold, KindTurnstile: turnstileNoHold,
+			KindEnterpriseCheckbox: checkboxNoHold},
 	},
 	{
 		ID: "FLOW-004", Title: "low score shows a rejection",
-		Checks: fmt.Sprintf("With the page's v3 score scripted to %v, the page shows a rejection, never success.", LowScore),
-		Kinds:  []Kind{KindV3}, Offline: true,
-		run:    flowLowScore,
-		notFor: map[Kind]string{KindHCaptcha: noScore, KindHCaptchaEnterprise: hcaptchaNoScore, KindTurnstile: noScore},
+		Checks: fmt.Sprintf("With the page's v3 (or Enterprise score key) score scripted to %v, the page shows a rejection, never success.", LowScore),
+		Kinds:  scoreKind, Offline: true,
+		run: flowLowScore,
+		notFor: map[Kind]string{KindHCaptcha: noScore, KindHCaptchaEnterprise: hcaptchaNoScore, KindTurnstile: noScore,
+			KindEnterpriseCheckbox: entCheckboxNoScore},
 	},
 	{
 		ID: "FLOW-005", Title: "expiry: the page reacts and recovers",
@@ -112,9 +118,9 @@ var catalog = []Flow{
 	},
 	{
 		ID: "FLOW-006", Title: "page action matches the backend's",
-		Checks: "The action the page passes to grecaptcha.execute (v3) or the Turnstile widget's data-action is the action the backend expects " +
-			"(the target's action for the page).",
-		Kinds: []Kind{KindV3, KindTurnstile}, Offline: true,
+		Checks: "The action the page passes to grecaptcha.execute (v3) or grecaptcha.enterprise.execute (Enterprise score key), " +
+			"or the Turnstile or Enterprise checkbox widget's data-action, is the action the backend expects (the target's action for the page).",
+		Kinds: actionKind, Offline: true,
 		run:    flowActionMatch,
 		notFor: map[Kind]string{KindHCaptcha: hcaptchaNoAct, KindHCaptchaEnterprise: hcaptchaNoAct},
 	},
@@ -195,7 +201,7 @@ func flowHappyPath(fr *flowRun) error {
 	}
 	action := ""
 	switch m.Kind {
-	case mockserver.V3:
+	case mockserver.V3, mockserver.EnterpriseScore, mockserver.EnterpriseCheckbox:
 		action = fmt.Sprintf(", action %q", m.Action)
 	case mockserver.TurnstileStandard:
 		action = fmt.Sprintf(", action %q, cdata %q", m.Action, m.CData)
@@ -447,7 +453,7 @@ func flowActionMatch(fr *flowRun) error {
 	}
 	if len(wrong) > 0 {
 		m, _ := fr.submittedMint(ms, j)
-		return failf("the page executes action %s but the backend expects %q: siteverify echoes the page's action, so the backend rejects the token (%s; the page showed %s)",
+		return failf("the page executes action %s but the backend expects %q: the provider echoes the page's action, so the backend rejects the token (%s; the page showed %s)",
 			strings.Join(slices.Compact(wrong), ", "), fr.page.Action, describeVerifications(j, m.Token), describeOutcome(out))
 	}
 	return passf("the page executes action %q", fr.page.Action)
@@ -510,7 +516,7 @@ func (fr *flowRun) diagnose(ms []mockserver.Mint, j []mockserver.Request, m mock
 		return "the page posted no token from the captcha script; " + describeVerifications(j, "")
 	}
 	d := describeVerifications(j, m.Token)
-	if (fr.page.Kind == KindV3 || fr.page.Kind == KindTurnstile) && fr.page.Action != "" && m.Action != fr.page.Action {
+	if fr.page.Kind.hasAction() && fr.page.Action != "" && m.Action != fr.page.Action {
 		d += fmt.Sprintf("; the page executed action %q but the backend expects %q (see FLOW-006)", m.Action, fr.page.Action)
 	}
 	if len(fr.page.Hostnames) > 0 && !slices.ContainsFunc(fr.page.Hostnames, func(h string) bool { return strings.EqualFold(h, m.Hostname) }) {

@@ -42,9 +42,21 @@ const (
 	KindTurnstile Kind = "turnstile"
 )
 
+// Page kinds of reCAPTCHA Enterprise: the key kinds, whose widget the page
+// renders from enterprise.js (grecaptcha.enterprise) as its reCAPTCHA twin.
+const (
+	// KindEnterprise is a page with an Enterprise score key: it calls
+	// grecaptcha.enterprise.execute(sitekey, {action}), as a v3 page does,
+	// and its backend creates an assessment.
+	KindEnterprise Kind = "recaptcha-enterprise"
+	// KindEnterpriseCheckbox is a page with an Enterprise checkbox key:
+	// the "I'm not a robot" checkbox, with the widget's data-action.
+	KindEnterpriseCheckbox Kind = "recaptcha-enterprise-checkbox"
+)
+
 // Kinds lists the page kinds.
 func Kinds() []Kind {
-	return []Kind{KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile}
+	return []Kind{KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile, KindEnterprise, KindEnterpriseCheckbox}
 }
 
 // provider is the provider whose widget a page of kind k renders.
@@ -56,9 +68,16 @@ func (k Kind) provider() *mockserver.Provider {
 }
 
 // checkboxWidget reports whether the user solves the page's widget by
-// clicking a checkbox: reCAPTCHA v2 checkbox and hCaptcha.
+// clicking a checkbox: reCAPTCHA v2 checkbox (and Enterprise's checkbox
+// key) and hCaptcha.
 func (k Kind) checkboxWidget() bool {
-	return k == KindV2Checkbox || k == KindHCaptcha || k == KindHCaptchaEnterprise
+	return k == KindV2Checkbox || k == KindHCaptcha || k == KindHCaptchaEnterprise || k == KindEnterpriseCheckbox
+}
+
+// hasAction reports whether the page's tokens carry an action the backend
+// compares: v3, Turnstile and both Enterprise keys.
+func (k Kind) hasAction() bool {
+	return k == KindV3 || k == KindTurnstile || k == KindEnterprise || k == KindEnterpriseCheckbox
 }
 
 // Match says what an outcome looks like on the page: an element matching a
@@ -86,7 +105,9 @@ type Page struct {
 	URL string `json:"url" yaml:"url"`
 	// Kind is the page's widget: "v3", "v2-checkbox" or "v2-invisible"
 	// (reCAPTCHA), "hcaptcha" or "hcaptcha-enterprise" (the hCaptcha
-	// checkbox), "turnstile" (the Turnstile managed widget).
+	// checkbox), "turnstile" (the Turnstile managed widget),
+	// "recaptcha-enterprise" or "recaptcha-enterprise-checkbox" (reCAPTCHA
+	// Enterprise's score and checkbox keys, from enterprise.js).
 	Kind Kind `json:"kind" yaml:"kind"`
 	// Form is the CSS selector of the form, e.g. "#login-form"; empty means
 	// the first form on the page.
@@ -102,8 +123,9 @@ type Page struct {
 	// "#result.rejected"}. When empty, any outcome that is not Success counts
 	// as a rejection once the page has navigated.
 	Rejected Match `json:"rejected,omitzero" yaml:"rejected,omitempty"`
-	// Action is the action the backend expects, e.g. "login": the v3
-	// page's execute action, the Turnstile widget's data-action. Empty
+	// Action is the action the backend expects, e.g. "login": the v3 (or
+	// Enterprise) page's execute action, the Turnstile (or Enterprise
+	// checkbox) widget's data-action. Empty
 	// skips FLOW-006 (action mismatch) for this page.
 	Action string `json:"action,omitempty" yaml:"action,omitempty"`
 	// SiteKey is the sitekey the page must use; empty means any registered
@@ -135,7 +157,8 @@ func (p Page) Validate() error {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fail("url %q is not an absolute http(s) URL such as http://127.0.0.1:8080/login", p.URL)
 	case !slices.Contains(Kinds(), p.Kind):
-		return fail("kind %q: want %s, %s, %s, %s, %s or %s", p.Kind, KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile)
+		return fail("kind %q: want %s, %s, %s, %s, %s, %s, %s or %s", p.Kind, KindV3, KindV2Checkbox, KindV2Invisible, KindHCaptcha, KindHCaptchaEnterprise, KindTurnstile,
+			KindEnterprise, KindEnterpriseCheckbox)
 	case strings.TrimSpace(p.Submit) == "":
 		return fail("submit: the CSS selector of the submit control is required, e.g. \"#submit\"")
 	case strings.TrimSpace(p.Success.Selector) == "":

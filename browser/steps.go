@@ -548,10 +548,36 @@ func describeVerifications(j []mockserver.Request, token string) string {
 	return fmt.Sprintf("siteverify was called %d times: %s", len(calls), strings.Join(calls, "; "))
 }
 
+// assessment is the parts of a reCAPTCHA Enterprise Assessment a report
+// quotes.
+type assessment struct {
+	RiskAnalysis *struct {
+		Score float64 `json:"score"`
+	} `json:"riskAnalysis"`
+	TokenProperties *struct {
+		Valid         bool   `json:"valid"`
+		InvalidReason string `json:"invalidReason"`
+		Hostname      string `json:"hostname"`
+		Action        string `json:"action"`
+	} `json:"tokenProperties"`
+}
+
 func describeCall(e mockserver.Request) string {
 	var a answer
 	if e.Status != 200 || json.Unmarshal([]byte(e.Response), &a) != nil {
 		return e.Outcome
+	}
+	var as assessment
+	if json.Unmarshal([]byte(e.Response), &as) == nil && as.TokenProperties != nil {
+		tp := as.TokenProperties
+		if !tp.Valid {
+			return "assessment: invalid, " + tp.InvalidReason
+		}
+		score := ""
+		if as.RiskAnalysis != nil {
+			score = fmt.Sprintf("score %v, ", as.RiskAnalysis.Score)
+		}
+		return fmt.Sprintf("assessment: valid (%saction %q, hostname %q)", score, tp.Action, tp.Hostname)
 	}
 	if !a.Success {
 		return e.Outcome
