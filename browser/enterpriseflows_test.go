@@ -68,7 +68,7 @@ var _ = g.Describe("browser flows on the reference backend's reCAPTCHA Enterpris
 					// The page's token is an Enterprise one, bound to the
 					// action, and the backend assessed it once.
 					Expect(r.Actual).To(ContainSubstring(`action "login"`))
-					Expect(r.Actual).To(ContainSubstring("called once: assessment: valid"))
+					Expect(r.Actual).To(ContainSubstring("the assessments API was called once: assessment: valid"))
 					Expect(r.Mints).To(HaveLen(1))
 					Expect(r.Mints[0].Provider).To(Equal(mockserver.Enterprise.Name()))
 					Expect(string(r.Mints[0].Kind)).To(Equal(string(r.Kind)))

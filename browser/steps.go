@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -539,13 +540,17 @@ func describeVerifications(j []mockserver.Request, token string) string {
 		}
 		calls = append(calls, describeCall(e))
 	}
+	api := "siteverify"
+	if slices.ContainsFunc(j, func(e mockserver.Request) bool { return strings.Contains(e.Path, "/assessments") }) {
+		api = "the assessments API" // reCAPTCHA Enterprise
+	}
 	switch len(calls) {
 	case 0:
-		return "the backend never called siteverify with it"
+		return "the backend never called " + api + " with it"
 	case 1:
-		return "siteverify was called once: " + calls[0]
+		return api + " was called once: " + calls[0]
 	}
-	return fmt.Sprintf("siteverify was called %d times: %s", len(calls), strings.Join(calls, "; "))
+	return fmt.Sprintf("%s was called %d times: %s", api, len(calls), strings.Join(calls, "; "))
 }
 
 // assessment is the parts of a reCAPTCHA Enterprise Assessment a report
