@@ -372,7 +372,7 @@ func pagesFromTarget(t *target.Target, site mockserver.Site) []browser.Page {
 			SiteKey:   site.SiteKey,
 			Hostnames: hostnames,
 		}
-		if kind == browser.KindV3 || kind == browser.KindTurnstile { // the kinds whose tokens carry an action
+		if kind == browser.KindV3 || kind == browser.KindTurnstile || kind == browser.KindEnterprise || kind == browser.KindEnterpriseCheckbox { // the kinds whose tokens carry an action
 			bp.Action = action
 		}
 		out = append(out, bp)

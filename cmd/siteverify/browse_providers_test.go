@@ -22,6 +22,8 @@ func TestPagesFromProviderTargets(t *testing.T) {
 		{"../../fixtures/targets/refbackend-hcaptcha.yaml", browser.KindHCaptcha, ""},
 		{"../../fixtures/targets/refbackend-hcaptcha-enterprise.yaml", browser.KindHCaptchaEnterprise, ""},
 		{"../../fixtures/targets/refbackend-turnstile.yaml", browser.KindTurnstile, "login"},
+		{"../../fixtures/targets/refbackend-enterprise.yaml", browser.KindEnterprise, "login"},
+		{"../../fixtures/targets/refbackend-enterprise-checkbox.yaml", browser.KindEnterpriseCheckbox, "login"},
 	} {
 		tg, err := target.Load(tc.file)
 		if err != nil {

@@ -453,10 +453,11 @@ func (p *parser) validatePages(t *Target) {
 		}
 		switch pg.Kind {
 		case mockserver.V3, mockserver.V2Checkbox, mockserver.V2Invisible,
-			mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise, mockserver.TurnstileStandard:
+			mockserver.HCaptchaPublisher, mockserver.HCaptchaEnterprise, mockserver.TurnstileStandard,
+			mockserver.EnterpriseScore, mockserver.EnterpriseCheckbox:
 		case "":
 		default:
-			p.errorf(path+".kind", "browser flows support v3, v2-checkbox, v2-invisible, hcaptcha, hcaptcha-enterprise and turnstile, not %q", pg.Kind)
+			p.errorf(path+".kind", "browser flows support v3, v2-checkbox, v2-invisible, hcaptcha, hcaptcha-enterprise, turnstile, recaptcha-enterprise and recaptcha-enterprise-checkbox, not %q", pg.Kind)
 		}
 		if pg.Form == "" {
 			p.errorf(path+".form", "required: the CSS selector of the form, e.g. \"#login-form\"")
