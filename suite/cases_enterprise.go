@@ -207,43 +207,54 @@ func enterpriseAPIErrors(ctx context.Context, e *Env) error {
 
 // ---- ENT-006: the API key after a transport error ----
 
-// transportProbes are the failures after which HTTP clients quote the
-// request URL in their errors.
-var transportProbes = []struct {
-	rule mockserver.Rule
-	what string
-}{
-	{mockserver.Rule{Fault: mockserver.FaultReset}, "a connection reset"},
-	{mockserver.Rule{Fault: mockserver.FaultClose}, "a closed connection (no answer)"},
-}
-
+// apiKeyNeverShownOnTransportError resets the connection of an assessment
+// call, the transport error whose message HTTP clients write with the
+// request URL (Go's *url.Error, Node's undici, Python's requests), and
+// looks for the API key as a URL's key parameter in the answer and in the
+// backend's output. The key anywhere else is LEAK-003's: this case is about
+// the URL, which a backend that sends ?key= logs without knowing it holds
+// a secret. (A closed connection is left to OUTAGE-009, whose crash it
+// would repeat.)
 func apiKeyNeverShownOnTransportError(ctx context.Context, e *Env) error {
 	key := e.Secret()
 	if len(key) < 8 {
 		return e.Skip("the API key is %d characters long, too short to look for without false alarms", len(key))
 	}
 	var found []string
-	for _, p := range transportProbes {
-		r, err := submitWithAnswer(ctx, e, p.rule, p.what)
-		if err != nil {
-			return err
-		}
-		if x, ok := findSecret(r.visibleText(), key); ok {
-			found = append(found, fmt.Sprintf("the answer after %s, HTTP %d (%q)", p.what, r.Status, x))
-		}
+	const what = "a connection reset"
+	r, err := submitWithAnswer(ctx, e, mockserver.Rule{Fault: mockserver.FaultReset}, what)
+	if err != nil {
+		return err
 	}
-	if out, ok := e.settledOutput(ctx, "the API key"); ok {
-		if x, ok := findSecret(out, key); ok {
+	if x, ok := findKeyInURL(r.visibleText(), key); ok {
+		found = append(found, fmt.Sprintf("the answer after %s, HTTP %d (%q)", what, r.Status, x))
+	}
+	if out, ok := e.settledOutput(ctx, "the API key in a URL"); ok {
+		if x, ok := findKeyInURL(out, key); ok {
 			found = append(found, fmt.Sprintf("the backend's output (%q)", x))
 		}
 	} else {
 		e.Step("the harness did not start the backend: only its answers were searched for the API key, not its logs")
 	}
 	if len(found) > 0 {
-		return e.Fail("the API key in no answer and no line of the backend's output after a failed assessment call",
-			"the API key (%d characters, shown here as [secret]) in %s", len(key), strings.Join(found, "; "))
+		return e.Fail("no URL carrying the API key in the backend's answers or output after a failed assessment call",
+			"a URL with key=<the API key> (%d characters, shown here as [secret]) in %s", len(key), strings.Join(found, "; "))
 	}
 	return nil
+}
+
+// findKeyInURL is findSecret for the key as a URL query parameter
+// (?key=KEY or &key=KEY, the key as is or escaped).
+func findKeyInURL(s, key string) (string, bool) {
+	for _, f := range secretForms(key) {
+		for _, p := range []string{"?key=", "&key="} {
+			if i := strings.Index(s, p+f); i >= 0 {
+				x := outageLeak{secret: f}.excerpt(s, i, i+len(p)+len(f))
+				return strings.ReplaceAll(x, key, "[secret]"), true
+			}
+		}
+	}
+	return "", false
 }
 
 // settledOutput waits briefly for the backend's log lines about its last

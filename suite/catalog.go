@@ -415,8 +415,8 @@ var catalog = []Case{
 		Run:         enterpriseAPIErrors,
 	},
 	{
-		ID: "ENT-006", Title: "never shows the API key after a transport error", Level: Must, Kinds: entKinds,
-		Requirement: "The backend MUST NOT show its API key in its answers or its logs when an assessment call fails in transport (a reset, a closed connection): HTTP clients quote the request URL in such errors, and with ?key= the URL holds the key.",
+		ID: "ENT-006", Title: "never shows a URL with the API key", Level: Must, Kinds: entKinds,
+		Requirement: "The backend MUST NOT show a URL carrying its API key (?key=) in its answers or its logs, in particular when an assessment call fails in transport (a connection reset): HTTP clients quote the request URL in such errors, and with ?key= the URL holds the key.",
 		Reference:   "wire-facts §2.1 (?key= in the URL, as community clients send it); Go net/http (*url.Error quotes the URL), Node undici and Python requests likewise; CWE-532, Insertion of Sensitive Information into Log File",
 		Run:         apiKeyNeverShownOnTransportError,
 	},

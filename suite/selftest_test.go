@@ -134,7 +134,7 @@ var narrow = []struct {
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
 	{"outage-stack-trace", allKinds, []string{"LEAK-002"}}, // a stack trace
 	// The secret in an answer; in the output: TestProcessFlaws.
-	{"outage-request-echo", siteverifyFixtures, []string{"LEAK-003"}},
+	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
 
 	// Issue 10: what only one provider has (fixtures/refbackend/providers.go).
 	{"no-action-check", []string{"turnstile"}, []string{"REJECT-003"}},
@@ -159,11 +159,8 @@ var narrow = []struct {
 	{"ignores-reasons", entFixtures, []string{"ENT-004"}},
 	{"api-error-fail-open", entFixtures, []string{"ENT-005"}},
 	{"logs-api-key-in-url", entFixtures, []string{"ENT-006"}},
-	// The siteverify flaws whose probes an assessment meets otherwise:
-	// 503 is also Google's UNAVAILABLE envelope, and an echoed request
-	// shows the key after a transport error too.
+	// 503 is also Google's UNAVAILABLE envelope.
 	{"fail-open-on-503", []string{"enterprise"}, []string{"OUTAGE-002", "ENT-005"}},
-	{"outage-request-echo", []string{"enterprise"}, []string{"LEAK-003", "ENT-006"}},
 	{"sitekey-first", []string{"enterprise"}, []string{"WIRE-001", "WIRE-003"}},
 	// ?key= is Google's documented way to send the API key (wire-facts
 	// §2.1): WIRE-004 does not apply, and no case fails.
