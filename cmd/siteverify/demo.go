@@ -268,6 +268,7 @@ var providerDemos = []struct {
 		[]refbackend.Flaw{refbackend.FlawNoCDataCheck, refbackend.FlawRetryWithoutKey}},
 	{"Enterprise", "refbackend-enterprise.yaml",
 		"The built-in reference integration (Go) for reCAPTCHA Enterprise: it creates an assessment in its project with the API key in x-goog-api-key, rejects valid:false whatever the score, checks score, action, hostname and the classification reasons it refuses (AUTOMATION, TOO_MUCH_TRAFFIC), takes Google's error envelope for an outage and fails closed.",
+		// Server-side bugs: the catalog finds them; the page still works.
 		[]refbackend.Flaw{refbackend.FlawIgnoresValidFalse, refbackend.FlawIgnoresReasons, refbackend.FlawLogsAPIKeyInURL}},
 }
 

@@ -29,9 +29,9 @@ func TestDemo(t *testing.T) {
 		"failed cases: ACCEPT-001, REJECT-016, WIRE-011\n",
 		"Turnstile reference backend:   conformance: 33 passed, 0 failed, 15 skipped; browser flows: 4 passed, 0 failed, 2 skipped\n",
 		"failed cases: REJECT-017, WIRE-010\n",
-		// reCAPTCHA Enterprise: the catalog only (no Enterprise page yet).
-		"Enterprise reference backend:  conformance: 36 passed, 0 failed, 12 skipped; no browser flows (the target has no pages)\n",
-		"Enterprise flawed backend:     conformance: 33 passed, 3 failed, 12 skipped; no browser flows (the target has no pages)\n",
+		// reCAPTCHA Enterprise: its flaws are the catalog's to find; its page passes.
+		"Enterprise reference backend:  conformance: 36 passed, 0 failed, 12 skipped; browser flows: 5 passed, 0 failed, 1 skipped\n",
+		"Enterprise flawed backend:     conformance: 33 passed, 3 failed, 12 skipped; browser flows: 5 passed, 0 failed, 1 skipped\n",
 		"failed cases: ENT-001, ENT-004, ENT-006\n",
 		"report: " + html,
 	} {
@@ -46,7 +46,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`id="totals">284 passed, 23 failed, 2 warnings, 123 skipped`, "Enterprise flawed backend", `id="r1-REJECT-004" open`, `id="r1-FLOW-005-login-v2" open`, "data:image/png;base64,"} {
+	for _, want := range []string{`id="totals">294 passed, 23 failed, 2 warnings, 125 skipped`, "Enterprise flawed backend", `id="r1-REJECT-004" open`, `id="r1-FLOW-005-login-v2" open`, "data:image/png;base64,"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}
