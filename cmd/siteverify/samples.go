@@ -44,9 +44,18 @@ var starterKinds = func() []string {
 	return out
 }()
 
+// starterProviders names the providers `siteverify init` writes for.
+var starterProviders = func() string {
+	var names []string
+	for _, p := range target.Providers() {
+		names = append(names, p.Name())
+	}
+	return strings.Join(names, ", ")
+}()
+
 func initOptions() []option {
 	return []option{
-		{flag: "provider", env: "SITEVERIFY_PROVIDER", usage: "the CAPTCHA provider: recaptcha, hcaptcha or turnstile (default: the kind's; recaptcha)"},
+		{flag: "provider", env: "SITEVERIFY_PROVIDER", usage: "the CAPTCHA provider: " + starterProviders + " (default: the kind's; recaptcha)"},
 		{flag: "kind", env: "SITEVERIFY_KIND", usage: "key type (default: the provider's first; v3): " + strings.Join(starterKinds, ", ")},
 		{flag: "out", usage: "file to write; - for stdout (default target.yaml)"},
 		{flag: "force", boolean: true, usage: "overwrite an existing file"},
@@ -80,7 +89,7 @@ func runInit(_ context.Context, args []string, env func(string) string, stdout, 
 	if provName != "" {
 		p, ok := mockserver.LookupProvider(provName)
 		if !ok {
-			return usageErr("%s=%q: want recaptcha, hcaptcha or turnstile", psrc, provName)
+			return usageErr("%s=%q: want one of %s", psrc, provName, starterProviders)
 		}
 		prov = p
 	}
