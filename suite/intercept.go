@@ -16,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/siteverify/siteverify/mockserver"
+	"github.com/siteverify/siteverify/mockserver/enterprisegrpc"
 	"github.com/siteverify/siteverify/mockserver/intercept"
 	"github.com/siteverify/siteverify/suite/target"
 )
@@ -31,8 +34,9 @@ type interception struct {
 	caFile   string
 	tlsAddr  string // host:port of the TLS listener
 	env      []string
-	wrap     *nsWrap // nil without start.resolve_providers
-	tmpDir   string  // holds the hosts file; removed by close
+	wrap     *nsWrap      // nil without start.resolve_providers
+	grpc     *grpc.Server // reCAPTCHA Enterprise's gRPC service; nil for other providers
+	tmpDir   string       // holds the hosts file; removed by close
 }
 
 // startInterception loads the CA in caDir (the default directory when
@@ -58,6 +62,12 @@ func startInterception(ctx context.Context, t *target.Target, mock mockserver.Mo
 		return nil, fmt.Errorf("the mock's CA (for the providers' real URLs): %w", err)
 	}
 	ic := &interception{in: &intercept.Interceptor{Mock: srv.Handler(), CA: ca}, caFile: ca.CertFile()}
+	if t.ProviderValue() == mockserver.Enterprise {
+		// Google's official Enterprise clients speak gRPC to
+		// recaptchaenterprise.googleapis.com:443 by default.
+		ic.grpc = enterprisegrpc.NewServer(srv.Handler())
+		ic.in.GRPC = ic.grpc
+	}
 	defer func() {
 		if err != nil {
 			ic.close()
@@ -141,6 +151,9 @@ func (ic *interception) close() {
 		return
 	}
 	_ = ic.in.Close()
+	if ic.grpc != nil {
+		ic.grpc.Stop()
+	}
 	if ic.tmpDir != "" {
 		_ = os.RemoveAll(ic.tmpDir)
 	}
