@@ -20,7 +20,9 @@
 //     code a gRPC client derives from an HTTP status that is not gRPC's
 //     (grpc/grpc doc/http-grpc-status-mapping.md): 503, 502, 504 and 429
 //     UNAVAILABLE, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404
-//     UNIMPLEMENTED, 400 INTERNAL, others UNKNOWN.
+//     UNIMPLEMENTED, 400 INTERNAL, others UNKNOWN. An HTML page with HTTP 200
+//     (html-error with Status 200, or any 200 answer that is not JSON):
+//     UNKNOWN, as clients report an unexpected content type.
 //   - A body that does not decode (faults malformed-json and truncate, a
 //     rule's Body that is no Assessment): INTERNAL, as a client that cannot
 //     unmarshal the answer reports it.
@@ -216,6 +218,12 @@ func (s *Service) call(ctx context.Context, path string, body []byte) ([]byte, e
 	}
 	if w.status != http.StatusOK {
 		return nil, errorStatus(w.status, w.header.Get("Content-Type"), w.body.Bytes())
+	}
+	if ct := w.header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		// An HTML page with HTTP 200 (fault html-error with Status 200: a
+		// proxy or captive portal) is no gRPC answer: clients report the
+		// content type as UNKNOWN, as for any HTTP status the mapping lacks.
+		return nil, status.Errorf(codes.Unknown, "unexpected content-type %q received from server; the answer is not the API's", ct)
 	}
 	return w.body.Bytes(), nil
 }

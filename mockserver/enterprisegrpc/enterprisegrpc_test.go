@@ -310,6 +310,7 @@ func TestFaultsAndErrors(t *testing.T) {
 		{mockserver.Rule{Fault: mockserver.FaultHang, Delay: 50 * time.Millisecond}, codes.Unavailable},
 		{mockserver.Rule{Fault: mockserver.FaultHTMLError}, codes.Unavailable},
 		{mockserver.Rule{Fault: mockserver.FaultHTMLError, Status: 404}, codes.Unimplemented},
+		{mockserver.Rule{Fault: mockserver.FaultHTMLError, Status: 200}, codes.Unknown},
 		{mockserver.Rule{Fault: mockserver.FaultMalformedJSON}, codes.Internal},
 		{mockserver.Rule{Fault: mockserver.FaultTruncate}, codes.Internal},
 		{mockserver.Rule{Status: 500}, codes.Unknown},
