@@ -24,10 +24,11 @@ const (
 	// "connection reset by peer").
 	FaultReset Fault = "reset"
 	// FaultMalformedJSON answers 200 with a JSON content type and a body that
-	// is not JSON.
+	// is not JSON: the provider's own success answer, broken off just past
+	// its first true.
 	FaultMalformedJSON Fault = "malformed-json"
-	// FaultTruncate announces the full length of a valid answer, sends half of
-	// it and closes the connection.
+	// FaultTruncate announces the full length of the provider's success
+	// answer, sends half of it and closes the connection.
 	FaultTruncate Fault = "truncate"
 	// FaultHTMLError answers the provider's HTML error page (Google's, or
 	// Cloudflare's for hCaptcha and Turnstile) with Rule.Status (default

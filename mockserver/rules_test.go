@@ -1,6 +1,7 @@
 package mockserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -204,5 +205,66 @@ func TestRuleValidation(t *testing.T) {
 	}
 	if _, err := s.AddRule(t.Context(), mockserver.Rule{ID: "x", Status: 503}); err == nil {
 		t.Fatal("duplicate id accepted")
+	}
+}
+
+// TestBrokenAnswersFollowTheProvider: malformed JSON and a truncated answer
+// are broken copies of the provider's own success answer, so a client meets
+// its provider's fields before the break (an assessment's "valid": true for
+// Enterprise, hCaptcha's compact layout), not siteverify's reCAPTCHA shape.
+func TestBrokenAnswersFollowTheProvider(t *testing.T) {
+	srv := mockserver.New(t)
+	ctx := context.Background()
+	ent, err := srv.AddSite(ctx, mockserver.Site{Kind: mockserver.EnterpriseScore, Project: "shop-prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := srv.AddSite(ctx, mockserver.Site{Kind: mockserver.HCaptchaPublisher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, url, ct, body string
+		fault               mockserver.Fault
+		want                string // the broken body, exactly (malformed) or its start (truncated)
+	}{
+		{"recaptcha malformed", srv.URL() + "/recaptcha/api/siteverify", "application/x-www-form-urlencoded", "secret=x&response=y",
+			mockserver.FaultMalformedJSON, "{\n  \"success\": true,\n  \"challenge_ts\": \""},
+		{"hcaptcha malformed", srv.URL() + "/siteverify", "application/x-www-form-urlencoded", "secret=" + hc.Secret + "&response=y",
+			mockserver.FaultMalformedJSON, `{"success":true,"credit":false,"`},
+		{"enterprise malformed", srv.URL() + "/v1/projects/shop-prod/assessments?key=" + ent.Secret, "application/json",
+			`{"event":{"token":"y","siteKey":"` + ent.SiteKey + `"}}`, mockserver.FaultMalformedJSON, ""},
+		{"enterprise truncated", srv.URL() + "/v1/projects/shop-prod/assessments?key=" + ent.Secret, "application/json",
+			`{"event":{"token":"y","siteKey":"` + ent.SiteKey + `"}}`, mockserver.FaultTruncate, "{\n  \"name\": \"projects/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := srv.AddRule(ctx, mockserver.Rule{Fault: tt.fault, Times: 1}); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.Post(tt.url, tt.ct, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, readErr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body := string(raw)
+			switch tt.fault {
+			case mockserver.FaultTruncate:
+				if !errors.Is(readErr, io.ErrUnexpectedEOF) || !strings.HasPrefix(body, tt.want) {
+					t.Fatalf("got %q, %v; want a cut answer starting %q", body, readErr, tt.want)
+				}
+			case mockserver.FaultMalformedJSON:
+				if json.Valid(raw) || resp.StatusCode != 200 {
+					t.Fatalf("got %d %q, want 200 and invalid JSON", resp.StatusCode, body)
+				}
+				if tt.want != "" && body != tt.want {
+					t.Fatalf("got %q, want %q", body, tt.want)
+				}
+				if tt.want == "" && (!strings.Contains(body, `"tokenProperties": {`) || !strings.HasSuffix(body, "\"valid\": true,\n    \"invalidReason\": \"")) {
+					t.Fatalf("got %q, want an assessment broken off after \"valid\": true", body)
+				}
+			}
+		})
 	}
 }

@@ -108,7 +108,7 @@ func (s *Server) serveVerify(p *Provider, w http.ResponseWriter, r *http.Request
 				v := s.verify(p, &vr, reg)
 				entry.Outcome = truncate(entry.Outcome+" (verified: "+outcomeName(&v, p.wire)+")", journalMaxOutcomeBytes)
 			}
-			handled := s.applyRule(p, w, r, rule, deleted, &entry)
+			handled := s.applyRule(p, w, r, &vr, rule, deleted, &entry)
 			if handled {
 				return
 			}
@@ -324,7 +324,7 @@ func (s *Server) verifyNamed(n *namedState, site Site, now time.Time) verdict {
 // applyRule answers as rule says. It reports false when the rule only
 // delayed the answer and normal verification should follow. Deleting the
 // rule (closing deleted) ends its wait early, as if the delay had run out.
-func (s *Server) applyRule(p *Provider, w http.ResponseWriter, r *http.Request, rule Rule, deleted <-chan struct{}, entry *Request) bool {
+func (s *Server) applyRule(p *Provider, w http.ResponseWriter, r *http.Request, vr *verifyRequest, rule Rule, deleted <-chan struct{}, entry *Request) bool {
 	delay := rule.Delay
 	if rule.Fault == FaultHang && delay == 0 {
 		delay = 30 * time.Second
@@ -347,12 +347,12 @@ func (s *Server) applyRule(p *Provider, w http.ResponseWriter, r *http.Request, 
 		s.closeConn(w, true)
 		return true
 	case FaultMalformedJSON:
-		body := []byte("{\n  \"success\": true,\n  \"challenge_ts\": \"")
+		body := malformed(s.successAnswer(p, vr))
 		s.writeAnswer(p, w, http.StatusOK, p.wire.contentType(), body)
-		entry.Status, entry.Response = http.StatusOK, string(body)
+		entry.Status, entry.Response = http.StatusOK, keep(string(body), journalMaxResponseBytes)
 		return true
 	case FaultTruncate:
-		s.truncateAnswer(p, w, entry)
+		s.truncateAnswer(p, w, s.successAnswer(p, vr), entry)
 		return true
 	case FaultHTMLError:
 		status := cmp0(rule.Status, http.StatusServiceUnavailable)
@@ -446,19 +446,51 @@ func (s *Server) closeConn(w http.ResponseWriter, reset bool) {
 	conn.Close()
 }
 
-// truncateAnswer promises a full success body and sends half of it.
-func (s *Server) truncateAnswer(p *Provider, w http.ResponseWriter, entry *Request) {
-	full := "{\n  \"success\": true,\n  \"challenge_ts\": \"" + s.clock.now().UTC().Format("2006-01-02T15:04:05Z") + "\",\n  \"hostname\": \"localhost\"\n}"
+// successAnswer is the success answer the provider would give vr for a
+// token of its default kind, in its own layout: the answer the faults
+// FaultMalformedJSON and FaultTruncate break, so a client meets the
+// provider's own field names before the break (an Enterprise client reads
+// an assessment, not siteverify's "success").
+func (s *Server) successAnswer(p *Provider, vr *verifyRequest) []byte {
+	now := s.clock.now()
+	c := &claims{kind: p.kinds[0], hostname: "localhost", action: DefaultAction, scoreMilli: 900, issuedAt: now}
+	return p.wire.appendAnswer(nil, &verdict{outcome: outcomeSuccess, claims: c, challengeTS: now, request: vr})
+}
+
+// malformed breaks a JSON answer off at the first quote past the colon of
+// the field after its first true ("success": true, or an assessment's
+// "valid": true): a 200 with a JSON content type that no parser accepts,
+// whose start a lenient reader may still take for a pass.
+func malformed(answer []byte) []byte {
+	i := bytes.Index(answer, []byte("true"))
+	if i < 0 {
+		return answer[:len(answer)/2]
+	}
+	// The next field's value: past its key's colon, up to its opening quote.
+	colon := bytes.IndexByte(answer[i:], ':')
+	if colon < 0 {
+		return answer[:i+len("true")]
+	}
+	j := bytes.IndexByte(answer[i+colon:], '"')
+	if j < 0 {
+		return answer[:i+colon+1]
+	}
+	return answer[:i+colon+j+1]
+}
+
+// truncateAnswer promises a full answer and sends half of it.
+func (s *Server) truncateAnswer(p *Provider, w http.ResponseWriter, full []byte, entry *Request) {
 	half := full[:len(full)/2]
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	defer conn.Close()
-	_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
-		strconv.Itoa(len(full)) + "\r\n\r\n" + half)
+	_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: " + p.wire.contentType() + "\r\nContent-Length: " +
+		strconv.Itoa(len(full)) + "\r\n\r\n")
+	_, _ = buf.Write(half)
 	_ = buf.Flush()
-	entry.Status, entry.Response = http.StatusOK, half
+	entry.Status, entry.Response = http.StatusOK, keep(string(half), journalMaxResponseBytes)
 }
 
 // readBody reads up to maxBodyBytes+1 bytes into buf (a pooled buffer,

@@ -504,13 +504,9 @@ func outageHTMLPage(ctx context.Context, e *Env) error {
 	return outage(ctx, e, mockserver.Rule{Fault: mockserver.FaultHTMLError, Status: http.StatusOK}, "HTTP 200 with an HTML page")
 }
 
+// outageMalformedJSON: the mock breaks the provider's own success answer
+// (an assessment off after "valid": true for Enterprise).
 func outageMalformedJSON(ctx context.Context, e *Env) error {
-	if e.enterprise() {
-		// The mock's malformed answer is siteverify's; an assessment broken
-		// off after "valid": true is what an Enterprise backend misreads.
-		return outage(ctx, e, mockserver.Rule{Body: "{\n  \"tokenProperties\": {\n    \"valid\": true,\n    \"invalidReason\": \""},
-			"HTTP 200 with malformed JSON (an assessment broken off after \"valid\": true)")
-	}
 	return outage(ctx, e, mockserver.Rule{Fault: mockserver.FaultMalformedJSON}, "HTTP 200 with malformed JSON")
 }
 
