@@ -133,6 +133,7 @@ var narrow = []struct {
 	{"outage-error-text", allKinds, []string{"LEAK-002"}},  // exception text
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
 	{"outage-stack-trace", allKinds, []string{"LEAK-002"}}, // a stack trace
+	{"outage-error-codes", allKinds, []string{"LEAK-002"}}, // the 503 probe's JSON error code (M54)
 	// The secret in an answer; in the output: TestProcessFlaws.
 	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
 
