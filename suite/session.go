@@ -303,13 +303,17 @@ func (s *Session) Site() mockserver.Site { return s.site }
 
 // BackendOutput is what the started backend wrote so far (the last 256
 // KiB), "" if the harness did not start it. The target's secret, should
-// the backend print it, is replaced by "[secret]": reports are shared.
+// the backend print it (URL-encoded too), is replaced by "[secret]":
+// reports are shared.
 func (s *Session) BackendOutput() string { return s.redact(s.out.String()) }
 
-// redact replaces the target's secret in text written by the backend.
+// redact replaces the target's secret in text written by the backend, as
+// is and URL-encoded (a logged form body holds "%2B" for a '+').
 func (s *Session) redact(text string) string {
 	if sec := s.site.Secret; len(sec) >= 8 {
-		text = strings.ReplaceAll(text, sec, "[secret]")
+		for _, f := range secretForms(sec) {
+			text = strings.ReplaceAll(text, f, "[secret]")
+		}
 	}
 	return text
 }
