@@ -134,6 +134,9 @@ var narrow = []struct {
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
 	{"outage-stack-trace", allKinds, []string{"LEAK-002"}}, // a stack trace
 	{"outage-error-codes", allKinds, []string{"LEAK-002"}}, // the 503 probe's JSON error code (M54)
+	// Up but wedged: the fresh token after the closed connection is
+	// refused (M55).
+	{"breaker-after-closed-connection", allKinds, []string{"OUTAGE-009"}},
 	// The secret in an answer; in the output: TestProcessFlaws.
 	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
 
