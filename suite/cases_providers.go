@@ -104,7 +104,9 @@ func wireIdempotentRetry(ctx context.Context, e *Env) error {
 		what string
 	}{
 		{mockserver.Rule{Fault: mockserver.FaultReset, Spend: true}, "siteverify verifying the token and then resetting the connection (a lost answer)"},
-		{mockserver.Rule{ErrorCodes: []string{mockserver.CodeInternalError}}, "siteverify answering internal-error once"},
+		// Twice, so a backend that retries more than once shows its second
+		// retry's key too.
+		{mockserver.Rule{ErrorCodes: []string{mockserver.CodeInternalError}, Times: 2}, "siteverify answering internal-error twice"},
 	}
 	retried := 0
 	for _, p := range probes {

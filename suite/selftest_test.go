@@ -151,6 +151,7 @@ var narrow = []struct {
 	{"cdata-presence-only", []string{"turnstile"}, []string{"REJECT-017"}},            // another session's cdata
 	{"new-key-after-transport-error", []string{"turnstile"}, []string{"WIRE-010"}},    // the lost-answer probe
 	{"new-key-after-internal-error", []string{"turnstile"}, []string{"WIRE-010"}},     // the internal-error probe
+	{"new-key-on-second-retry", []string{"turnstile"}, []string{"WIRE-010"}},          // the third call's key (M66)
 
 	// Issue 12: reCAPTCHA Enterprise (fixtures/refbackend/enterprise.go).
 	{"ignores-valid-false", []string{"enterprise"}, []string{"ENT-001"}},
