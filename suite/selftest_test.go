@@ -129,6 +129,7 @@ var narrow = []struct {
 	{"action-absent-as-v2", v3Kind, []string{"REJECT-015"}},
 	{"retry-unless-timeout", resendKinds, []string{"WIRE-008"}},
 	{"retry-within-budget", resendKinds, []string{"WIRE-009"}},
+	{"hedged-request", resendKinds, []string{"WIRE-009"}},  // the held call still open when the backend answers (M52)
 	{"slow-timeout", allKinds, []string{"OUTAGE-007"}},     // one call, answered after answer_within
 	{"outage-error-text", allKinds, []string{"LEAK-002"}},  // exception text
 	{"outage-raw-answer", allKinds, []string{"LEAK-002"}},  // siteverify's answer
