@@ -29,21 +29,10 @@ func TestBinaryServeGRPC(t *testing.T) {
 	caDir := filepath.Join(t.TempDir(), "ca")
 	s := startServe(t, nil, "serve", "--addr", "127.0.0.1:0", "--tls-addr", "127.0.0.1:0", "--ca-dir", caDir)
 	tlsAddr := waitFor(t, s.stdout, regexp.MustCompile(`siteverify: TLS on (\S+)`))[1]
-	post := func(path, body string, out any) {
-		t.Helper()
-		resp, err := http.Post(s.url+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
-		}
-	}
 	var site struct{ SiteKey, Secret string }
-	post("/__admin/sites", `{"kind":"recaptcha-enterprise","project":"shop-prod"}`, &site)
+	adminCreate(t, s.url, "/__admin/sites", `{"kind":"recaptcha-enterprise","project":"shop-prod"}`, &site)
 	var tok struct{ Token string }
-	post("/__admin/tokens", `{"sitekey":"`+site.SiteKey+`","score":0.7}`, &tok)
+	adminCreate(t, s.url, "/__admin/tokens", `{"sitekey":"`+site.SiteKey+`","score":0.7}`, &tok)
 
 	ca, err := intercept.LoadCA(caDir)
 	if err != nil {
@@ -75,21 +64,10 @@ func TestBinaryServeGRPC(t *testing.T) {
 // metadata (grpc-go sends per-RPC credentials only over TLS).
 func TestBinaryServeGRPCOnMockPort(t *testing.T) {
 	s := startServe(t, nil, "serve", "--addr", "127.0.0.1:0")
-	post := func(path, body string, out any) {
-		t.Helper()
-		resp, err := http.Post(s.url+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
-		}
-	}
 	var site struct{ SiteKey, Secret string }
-	post("/__admin/sites", `{"kind":"recaptcha-enterprise"}`, &site)
+	adminCreate(t, s.url, "/__admin/sites", `{"kind":"recaptcha-enterprise"}`, &site)
 	var tok struct{ Token string }
-	post("/__admin/tokens", `{"sitekey":"`+site.SiteKey+`","action":"login"}`, &tok)
+	adminCreate(t, s.url, "/__admin/tokens", `{"sitekey":"`+site.SiteKey+`","action":"login"}`, &tok)
 
 	client, err := recaptcha.NewClient(context.Background(), googleoption.WithEndpoint(strings.TrimPrefix(s.url, "http://")),
 		googleoption.WithoutAuthentication(), googleoption.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
@@ -119,5 +97,15 @@ func TestBinaryServeGRPCOnMockPort(t *testing.T) {
 		t.Errorf("HTTP/1.1 siteverify beside gRPC: %v", err)
 	} else {
 		resp.Body.Close()
+	}
+}
+
+// adminCreate POSTs body to the admin path of the mock at url, wants 201
+// Created, and decodes the answer into out.
+func adminCreate(t *testing.T, url, path, body string, out any) {
+	t.Helper()
+	a := httpDo(t, http.MethodPost, url+path, "application/json", body)
+	if err := json.Unmarshal([]byte(a.body), out); err != nil || a.status != http.StatusCreated {
+		t.Fatalf("%s: %d %v", path, a.status, err)
 	}
 }
