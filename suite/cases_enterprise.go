@@ -245,17 +245,7 @@ func apiKeyNeverShownOnTransportError(ctx context.Context, e *Env) error {
 
 // findKeyInURL is findSecret for the key as a URL query parameter
 // (?key=KEY or &key=KEY, the key as is or escaped).
-func findKeyInURL(s, key string) (string, bool) {
-	for _, f := range secretForms(key) {
-		for _, p := range []string{"?key=", "&key="} {
-			if i := strings.Index(s, p+f); i >= 0 {
-				x := outageLeak{secret: f}.excerpt(s, i, i+len(p)+len(f))
-				return strings.ReplaceAll(x, key, "[secret]"), true
-			}
-		}
-	}
-	return "", false
-}
+func findKeyInURL(s, key string) (string, bool) { return findSecret(s, key, "?key=", "&key=") }
 
 // settledOutput waits briefly for the backend's log lines about its last
 // requests and returns its output, noting in the transcript that it looked

@@ -322,12 +322,18 @@ func secretForms(secret string) []string {
 }
 
 // findSecret returns an excerpt around the first occurrence of a form of
-// the secret in s, the secret itself redacted, and whether there is one.
-func findSecret(s, secret string) (string, bool) {
+// the secret in s, right after one of prefixes if any are given (a URL's
+// "?key="), the secret itself redacted, and whether there is one.
+func findSecret(s, secret string, prefixes ...string) (string, bool) {
+	if len(prefixes) == 0 {
+		prefixes = []string{""}
+	}
 	for _, f := range secretForms(secret) {
-		if i := strings.Index(s, f); i >= 0 {
-			x := outageLeak{secret: f}.excerpt(s, i, i+len(f))
-			return strings.ReplaceAll(x, secret, "[secret]"), true
+		for _, p := range prefixes {
+			if i := strings.Index(s, p+f); i >= 0 {
+				x := outageLeak{secret: f}.excerpt(s, i, i+len(p)+len(f))
+				return strings.ReplaceAll(x, secret, "[secret]"), true
+			}
 		}
 	}
 	return "", false
