@@ -179,7 +179,7 @@ func rejectMalformedToken(ctx context.Context, e *Env) error {
 
 func rejectOversizedToken(ctx context.Context, e *Env) error {
 	tok := "03A" + randomTokenChars(oversizedLength-3)
-	e.Track(tok, fmt.Sprintf("a %d-character token", oversizedLength))
+	e.Track(tok, fmt.Sprintf("a %d-character token", len(tok)))
 	r, err := e.Submit(ctx, Submission{Token: tok})
 	if err != nil {
 		return err

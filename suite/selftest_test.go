@@ -1,6 +1,7 @@
 package suite_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -58,6 +59,9 @@ var (
 	webKinds    = []string{"v3", "v2", "v2-invisible", "hcaptcha", "hcaptcha-enterprise", "turnstile", "enterprise", "enterprise-checkbox"}
 	v3Kind      = []string{"v3"}
 	hcKinds     = []string{"hcaptcha", "hcaptcha-enterprise"}
+	// fieldTokenKinds are the fixtures that send the token in a body field,
+	// which can carry any character (android's travels in a header).
+	fieldTokenKinds = []string{"v3", "v2", "v2-invisible", "hcaptcha", "hcaptcha-enterprise", "turnstile", "enterprise"}
 )
 
 // narrow lists flaws that trip exactly one case (or, where noted, a known
@@ -78,14 +82,16 @@ var narrow = []struct {
 	{"no-package-check", []string{"android"}, []string{"REJECT-005"}},
 	{"skip-when-absent", allKinds, []string{"REJECT-006"}},
 	{"skip-when-empty", allKinds, []string{"REJECT-007"}},
-	{"undecodable-token-passes", allKinds, []string{"REJECT-008"}}, // the forged token
-	{"crash-on-odd-token", allKinds, []string{"REJECT-008"}},       // odd characters, in a field or a header
+	{"undecodable-token-passes", allKinds, []string{"REJECT-008"}},        // the forged token
+	{"crash-on-odd-token", allKinds, []string{"REJECT-008"}},              // odd characters, in a field or a header
+	{"crash-on-non-ascii-token", fieldTokenKinds, []string{"REJECT-008"}}, // the odd token's non-ASCII character, in a field
 	{"crash-on-long-token", allKinds, []string{"REJECT-009"}},
 	{"invalid-response-as-pass", siteverifyFixtures, []string{"REJECT-010"}},
 	{"unseen-duplicate-as-pass", allKinds, []string{"REJECT-011"}},
 	{"own-duplicate-as-pass", allKinds, []string{"REJECT-012"}},
 	{"unknown-code-as-pass", siteverifyFixtures, []string{"REJECT-013"}},
 	{"no-codes-as-pass", siteverifyFixtures, []string{"REJECT-014"}},
+	{"no-codes-own-site-as-pass", siteverifyFixtures, []string{"REJECT-014"}}, // the legacy answer names the site in its kind's field
 	{"verify-twice", allKinds, []string{"WIRE-001"}},
 	{"local-replay-cache", allKinds, []string{"WIRE-002"}},
 	// Siteverify accepts no secret but the right one, so WIRE-003 never
@@ -120,8 +126,9 @@ var narrow = []struct {
 	{"config-error-as-outage", allKinds, []string{"OUTAGE-008"}},
 	{"leak-hostname", allKinds, []string{"LEAK-001"}},
 	{"leak-challenge-ts", allKinds, []string{"LEAK-001"}},
-	{"leak-score-header", entScore, []string{"LEAK-001"}}, // the score, in a header
-	{"leak-reason", entScore, []string{"LEAK-001"}},       // the low-score probe
+	{"leak-score-header", entScore, []string{"LEAK-001"}},  // the score, in a header
+	{"leak-reason", entScore, []string{"LEAK-001"}},        // the low-score probe
+	{"leak-failure-score", entScore, []string{"LEAK-001"}}, // the score of the failed answer of the first probe
 
 	// Issue 9's cases, and the narrow flaws that keep the checks they
 	// overlap proven alone (fixtures/refbackend/moreflaws.go).
@@ -397,6 +404,25 @@ func runVariant(v variant, seed int64) variantOutcome {
 	return variantOutcome{tg: tg, cfg: cfg, rep: rep, err: err}
 }
 
+// diagnoses are what a case's failure must say for a flaw ("flaws ID"),
+// where the case names the likely cause beyond the expected and actual
+// answers: the hint is part of what the case promises.
+var diagnoses = map[string]string{
+	"crash-on-long-token REJECT-009":    "(a server error: did it crash?)",
+	"no-timeout OUTAGE-007":             "no answer after",
+	"config-error-as-outage OUTAGE-008": "(a configuration error treated as an outage and let through)",
+}
+
+// transcripts are what a step of a case's report must say ("flaws ID",
+// "correct" for the correct backend): what each request sent, and why
+// none was answered.
+var transcripts = map[string]string{
+	"correct REJECT-006":    "sent no token → ",
+	"correct REJECT-007":    "sent an empty token → ",
+	"correct REJECT-008":    "sent a forged token (520 plausible characters",
+	"no-timeout OUTAGE-007": "(no answer within ",
+}
+
 // hangRelease is when the mock lets go of OUTAGE-007's hung call, after
 // answer_within: twice the case's margin (4 s). The case must have ended
 // before, which proves it did not wait for the mock.
@@ -456,6 +482,13 @@ func TestSelfTest(t *testing.T) {
 			for _, r := range o.rep.Results {
 				if r.HarnessError {
 					t.Errorf("%s: harness error: %s", r.ID, r.Actual)
+				}
+				flaws := cmp.Or(v.flaws, "correct")
+				if d, ok := diagnoses[flaws+" "+r.ID]; ok && !strings.Contains(r.Actual, d) {
+					t.Errorf("%s: the failure %q does not say %q", r.ID, r.Actual, d)
+				}
+				if want, ok := transcripts[flaws+" "+r.ID]; ok && !slices.ContainsFunc(r.Steps, func(s string) bool { return strings.Contains(s, want) }) {
+					t.Errorf("%s: no step says %q: %q", r.ID, want, r.Steps)
 				}
 				if r.ID == "OUTAGE-007" && r.Duration >= o.tg.Outage.AnswerWithin.D()+hangRelease {
 					t.Errorf("OUTAGE-007 took %v: the hang case waited for the mock to let go (answer_within %v + %v)", r.Duration, o.tg.Outage.AnswerWithin, hangRelease)
