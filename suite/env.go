@@ -99,6 +99,20 @@ func (e *Env) rawOutput() (out string, dropped int64, ok bool) {
 	return string(b.bytes()), b.dropped, true
 }
 
+// minSearchableSecret is the shortest secret the cases look for in the
+// backend's answers and output (LEAK-003, ENT-006): a shorter one would
+// turn up by chance in ordinary text.
+const minSearchableSecret = 8
+
+// skipShortSecret returns a *Skipped when secret (what names it) is too
+// short to look for without false alarms, else nil.
+func (e *Env) skipShortSecret(secret, what string) error {
+	if len(secret) < minSearchableSecret {
+		return e.Skip("%s is %d characters long, too short to look for without false alarms", what, len(secret))
+	}
+	return nil
+}
+
 // SiteKey is the sitekey the backend is configured with.
 func (e *Env) SiteKey() string { return e.s.site.SiteKey }
 

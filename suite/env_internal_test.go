@@ -168,3 +168,15 @@ func TestEnvRuleHangs(t *testing.T) {
 		t.Error("a rule without a token was installed")
 	}
 }
+
+// TestEnvSkipShortSecret checks the shortest secret LEAK-003 and ENT-006
+// look for.
+func TestEnvSkipShortSecret(t *testing.T) {
+	e := &Env{}
+	if err := e.skipShortSecret("1234567", "the secret"); err == nil || err.Error() != "skipped: the secret is 7 characters long, too short to look for without false alarms" {
+		t.Errorf("a 7-character secret: %v", err)
+	}
+	if err := e.skipShortSecret("12345678", "the secret"); err != nil {
+		t.Errorf("an 8-character secret: %v", err)
+	}
+}
