@@ -245,6 +245,10 @@ var variants = append(append([]variant{
 	// outage flaws change nothing, but the hang must still be answered in time.
 	{fixture: "v3", flaws: "fail-open-on-500,fail-open-on-html", policy: target.FailOpen},
 	{fixture: "v3", flaws: "retry-on-timeout", policy: target.FailOpen, want: []string{"OUTAGE-007", "WIRE-009"}},
+	// A 6 s timeout, then a resend: WIRE-009 must hold the first call
+	// past answer_within, not only past the fixtures' 2 s timeout
+	// (suite/MUTATIONS.md G21).
+	{fixture: "v3", flaws: "slow-timeout,retry-on-timeout", want: []string{"OUTAGE-007", "WIRE-009"}},
 	// A test-environment skip accepts everything without a call: every
 	// case that needs a refusal, a call or the policy's outage answer
 	// catches it, so "never accept without a call" needs no case of its own.
@@ -414,6 +418,8 @@ var diagnoses = map[string]string{
 	"config-error-as-outage OUTAGE-008": "(a configuration error treated as an outage and let through)",
 	"ignores-valid-false ENT-001":       "(an invalid token judged by its score: tokenProperties.valid was not read)",
 	"no-action-check ENT-003":           "(tokenProperties.action \"conform_other_action\" was not compared with",
+	"action-absent-as-v2 REJECT-015":    "(an answer without an action was judged without the action check, as if it came from a v2 key)",
+	"score-not-inverted REJECT-016":     "is a bot: 1 is the riskiest; read as reCAPTCHA's it looks human)",
 }
 
 // transcripts are what a step of a case's report must say ("flaws ID",
