@@ -1,0 +1,57 @@
+package suite
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/siteverify/siteverify/mockserver"
+)
+
+// TestOutageLeakExcerpt checks the excerpts LEAK-002 quotes in a failure:
+// 30 bytes of context either side, whole runes, the secret redacted, and a
+// leak found at an answer's first byte too.
+func TestOutageLeakExcerpt(t *testing.T) {
+	p := outageLeak{verifyHost: "127.0.0.1:40123", secret: "6LcSecretSecretSecret", probeCode: "leak-probe-abcdef"}
+	a30, b30 := strings.Repeat("a", 30), strings.Repeat("b", 30)
+	tests := []struct {
+		s    string
+		i, j int
+		want string
+	}{
+		{strings.Repeat("a", 40) + "CODE" + strings.Repeat("b", 40), 40, 44, a30 + "CODE" + b30},
+		// 30 bytes back lands inside "é" (2 bytes): the excerpt starts at it.
+		{"xé" + strings.Repeat("a", 29) + "CODE", 32, 36, "é" + strings.Repeat("a", 29) + "CODE"},
+		// 30 bytes on lands inside "€" (3 bytes): the excerpt ends after it.
+		{"CODE" + strings.Repeat("b", 29) + "€y", 0, 4, "CODE" + strings.Repeat("b", 29) + "€"},
+		// A stray continuation byte at the start: the excerpt stops there.
+		{"\x80CODE", 1, 5, "\x80CODE"},
+		{"key 6LcSecretSecretSecret here: CODE", 32, 36, "y [secret] here: CODE"},
+	}
+	for _, tt := range tests {
+		if got := p.excerpt(tt.s, tt.i, tt.j); got != tt.want {
+			t.Errorf("excerpt(%q, %d, %d) = %q, want %q", tt.s, tt.i, tt.j, got, tt.want)
+		}
+	}
+	for body, want := range map[string]string{
+		"leak-probe-abcdef":                         `siteverify's error code ("leak-probe-abcdef")`,
+		"127.0.0.1:40123 refused":                   `the siteverify URL ("127.0.0.1:40123 refused")`,
+		"api/siteverify " + strings.Repeat("x", 40): `the siteverify URL ("api/siteverify ` + strings.Repeat("x", 29) + `")`,
+	} {
+		got := strings.Join(p.find(Response{Status: http.StatusServiceUnavailable, Body: []byte(body)}), "; ")
+		if got != want {
+			t.Errorf("find(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
+
+// TestEnvDescribeCalls checks how WIRE-009 lists a token's calls: in the
+// order they arrived, numbered from 1.
+func TestEnvDescribeCalls(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	calls := []mockserver.Request{{Time: t0.Add(time.Second), Outcome: "success"}, {Time: t0, Outcome: "interrupted"}}
+	if got, want := describeCalls(calls), "call 1: interrupted; call 2: success"; got != want {
+		t.Errorf("describeCalls = %q, want %q", got, want)
+	}
+}
