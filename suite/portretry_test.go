@@ -45,7 +45,7 @@ func TestStartRetriesTakenPort(t *testing.T) {
 	if len(first) == 0 || len(second) == 0 || string(first) == string(second) {
 		t.Errorf("ports of the two starts: %q then %q, want two different ones", first, second)
 	}
-	if !strings.Contains(rep.TargetOutput, "was taken before the backend bound it; starting it again on port "+strings.TrimSpace(string(second))) {
+	if !strings.Contains(rep.TargetOutput, "was taken by another program before the backend bound it (backend exited before it was ready (exit status 1)); starting it again on port "+strings.TrimSpace(string(second))) {
 		t.Errorf("the output does not note the second start:\n%s", rep.TargetOutput)
 	}
 }

@@ -73,14 +73,8 @@ func (t *procTree) members() []member {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		// "pid (comm) state ppid pgrp ...": comm may hold spaces and
-		// parentheses, so parse after the last ')'.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(stat[i+1:])
-		if len(f) < 20 {
+		f := statFields(stat)
+		if f == nil {
 			continue
 		}
 		m := member{pid: pid, zombie: string(f[0]) == "Z" || string(f[0]) == "X"}
@@ -145,4 +139,20 @@ func (t *procTree) alive() bool {
 		}
 	}
 	return alive
+}
+
+// statFields splits a /proc/PID/stat after its comm, from the state on
+// (field 3): f[19] is the start time (field 22). It is nil for a malformed
+// one.
+func statFields(stat []byte) [][]byte {
+	// "pid (comm) state ppid pgrp ...": comm may hold spaces and
+	// parentheses, so split after the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	if f := bytes.Fields(stat[i+1:]); len(f) >= 20 {
+		return f
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,7 +254,7 @@ func (p *process) waitReady(ctx context.Context, readyURL string, port int) erro
 			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
 			if err == nil {
 				c.Close()
-				return nil
+				return p.ownsPort(readyURL, port)
 			}
 			last = err.Error()
 			continue
@@ -269,10 +270,50 @@ func (p *process) waitReady(ctx context.Context, readyURL string, port int) erro
 		}
 		resp.Body.Close()
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			return nil
+			return p.ownsPort(readyURL, port)
 		}
 		last = "HTTP " + strconv.Itoa(resp.StatusCode)
 	}
+}
+
+// ownsPort checks, once the readiness probe has been answered, that the
+// backend answered it and not another program that took the port first
+// (see procTree.takenBy). The error's wording is the one addrInUse knows,
+// so NewSession starts the backend again on a new port.
+func (p *process) ownsPort(readyURL string, port int) error {
+	probed := probedPort(readyURL, port)
+	if probed == 0 {
+		return nil
+	}
+	if who, taken := p.tree.takenBy(probed); taken {
+		return fmt.Errorf("port %d answered the readiness probe, but its listener is %s, not the backend: address already in use", probed, who)
+	}
+	return nil
+}
+
+// probedPort is the loopback port the readiness probe reaches: the one of
+// readyURL, or without one the port; 0 when readyURL is on another host.
+func probedPort(readyURL string, port int) int {
+	if readyURL == "" {
+		return port
+	}
+	u, err := url.Parse(readyURL)
+	if err != nil {
+		return 0
+	}
+	switch u.Hostname() {
+	case "127.0.0.1", "localhost", "::1":
+	default:
+		return 0
+	}
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			return 443
+		}
+		return 80
+	}
+	n, _ := strconv.Atoi(u.Port())
+	return n
 }
 
 // stop ends the whole backend, whatever state it is in: it sends SIGTERM to

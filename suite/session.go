@@ -174,12 +174,14 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 	if s.target.Start != nil {
 		err := s.startBackend(ctx)
 		if err != nil && addrInUse(err) && ctx.Err() == nil {
-			// freePort's port was free when it checked, but another process
-			// took it before the backend bound it: once more on a new port.
+			// freePort's port was free when it checked, but another program
+			// took it before the backend bound it (the backend exited with
+			// EADDRINUSE, or the other program answered the readiness
+			// probe): once more on a new port.
 			if p := s.backend(); p != nil {
 				_ = p.stop(s.deadline)
 			}
-			old := vars.Port
+			old, why := vars.Port, firstLine(err.Error())
 			if vars.Port, err = freePort(); err != nil {
 				return nil, fmt.Errorf("pick a port for the backend: %w", err)
 			}
@@ -187,7 +189,7 @@ func NewSession(ctx context.Context, cfg Config) (_ *Session, err error) {
 			if s.target, err = t.Expand(vars); err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(s.out, "\n--- siteverify: port %d was taken before the backend bound it; starting it again on port %d ---\n", old, vars.Port)
+			fmt.Fprintf(s.out, "\n--- siteverify: port %d was taken by another program before the backend bound it (%s); starting it again on port %d ---\n", old, strings.TrimSuffix(why, "; its output:"), vars.Port)
 			err = s.startBackend(ctx)
 		}
 		if err != nil {

@@ -1,0 +1,88 @@
+package suite_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/siteverify/siteverify/suite"
+	"github.com/siteverify/siteverify/suite/target"
+)
+
+// TestStartRetriesPortAnsweredByAnotherProgram: another program takes the
+// port the harness picked while the backend is still starting, and answers
+// the readiness probe in its place, as another test's server did in CI (a
+// Go server answering /healthz, then "404 page not found" to every case,
+// until the slow-starting Node backend died of EADDRINUSE). The harness
+// sees that the answering listener is not the backend's and starts the
+// backend again on a new port.
+func TestStartRetriesPortAnsweredByAnotherProgram(t *testing.T) {
+	t.Parallel()
+	path := helperTarget(t, `  ready_url: "http://127.0.0.1:{{port}}/healthz"`)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first start is slow to bind, as a Node backend that does work
+	// before it listens: it notes its port and waits to be stopped.
+	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'if [ ! -e tried ]; then touch tried; echo "$HELPER_PORT" > first.port; sleep 60; exit 1; fi; echo "$HELPER_PORT" > second.port; exec "$0" "$@"', `, 1)
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(filepath.Dir(path), "work")
+
+	// The other program: this test's process, which was running before
+	// the backend started, takes the first port as soon as it is known.
+	taken := make(chan string, 1)
+	go func() {
+		defer close(taken)
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			p, _ := os.ReadFile(filepath.Join(work, "first.port"))
+			if port := strings.TrimSpace(string(p)); port != "" {
+				ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+				if err != nil {
+					t.Errorf("take port %s: %v", port, err)
+					return
+				}
+				mux := http.NewServeMux()
+				mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+				srv := &http.Server{Handler: mux}
+				go srv.Serve(ln)
+				t.Cleanup(func() { srv.Close() })
+				taken <- port
+				return
+			}
+		}
+		t.Error("the first start wrote no first.port within 30 s")
+	}()
+
+	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Focus: []string{"ACCEPT-001"}})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	first := <-taken
+	if !rep.Passed() || rep.Summary.Passed != 1 {
+		var c strings.Builder
+		rep.WriteConsole(&c, true)
+		t.Fatalf("%s\n%s", rep.SummaryLine(), c.String())
+	}
+	second, _ := os.ReadFile(filepath.Join(work, "second.port"))
+	if first == "" || len(second) == 0 || first == strings.TrimSpace(string(second)) {
+		t.Errorf("ports of the two starts: %q then %q, want two different ones", first, second)
+	}
+	want := "port " + first + " was taken by another program before the backend bound it (port " + first +
+		" answered the readiness probe, but its listener is pid " + strconv.Itoa(os.Getpid())
+	if !strings.Contains(rep.TargetOutput, want) || !strings.Contains(rep.TargetOutput, ", running since before the backend started, not the backend: address already in use); starting it again on port "+strings.TrimSpace(string(second))) {
+		t.Errorf("the output does not note why the backend was started again, want %q...:\n%s", want, rep.TargetOutput)
+	}
+}
