@@ -1,12 +1,13 @@
 package suite
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/siteverify/siteverify/internal/procnet"
 )
 
 // takenBy reports whether TCP port is listened on, not by the backend, but
@@ -24,14 +25,16 @@ import (
 // started after the backend, such as the port proxy of a container the
 // backend runs (docker run -p): it may well be the backend's.
 func (t *procTree) takenBy(port int) (string, bool) {
-	targets := listenSockets(port)
-	if len(targets) == 0 {
+	holders := procnet.Listeners(port)
+	if len(holders) == 0 {
 		return "", false
 	}
 	ours := map[int]bool{}
 	for _, m := range t.members() {
 		ours[m.pid] = true
-		if !m.zombie && holdsSocket(m.pid, targets) {
+	}
+	for _, pid := range holders {
+		if ours[pid] {
 			return "", false
 		}
 	}
@@ -39,17 +42,7 @@ func (t *procTree) takenBy(port int) (string, bool) {
 	if !ok {
 		return "", false // the backend is gone: waitReady reports its exit
 	}
-	d, err := os.Open("/proc")
-	if err != nil {
-		return "", false
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || ours[pid] || !holdsSocket(pid, targets) {
-			continue
-		}
+	for _, pid := range holders {
 		started, ok := startTime(pid)
 		switch {
 		case ok && started < since:
@@ -59,50 +52,6 @@ func (t *procTree) takenBy(port int) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// listenSockets returns the fd link targets ("socket:[inode]") of the TCP
-// sockets listening on port, IPv4 and IPv6, as /proc/net shows them.
-func listenSockets(port int) map[string]bool {
-	out := map[string]bool{}
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(file)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // the header
-		for sc.Scan() {
-			// "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ..."
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" { // TCP_LISTEN
-				continue
-			}
-			_, hexPort, _ := strings.Cut(fields[1], ":")
-			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port && fields[9] != "0" {
-				out["socket:["+fields[9]+"]"] = true
-			}
-		}
-		f.Close()
-	}
-	return out
-}
-
-// holdsSocket reports whether process pid has one of the sockets open.
-func holdsSocket(pid int, targets map[string]bool) bool {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
-	d, err := os.Open(dir)
-	if err != nil {
-		return false
-	}
-	fds, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, fd := range fds {
-		if link, err := os.Readlink(dir + fd); err == nil && targets[link] {
-			return true
-		}
-	}
-	return false
 }
 
 // startTime is when process pid started, in clock ticks since boot
