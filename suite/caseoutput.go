@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -30,16 +31,28 @@ func (s *Session) caseOutput(mark int64) string {
 	if s.backend() == nil {
 		return ""
 	}
-	end := s.out.total()
-	for deadline := time.Now().Add(outputSettleMax); time.Now().Before(deadline); {
-		time.Sleep(outputQuiet)
-		n := s.out.total()
+	end := s.out.waitQuiet(context.Background(), outputQuiet, outputSettleMax)
+	return s.redact(s.out.between(mark, end, caseOutputBytes))
+}
+
+// waitQuiet waits until nothing has been written for one poll interval,
+// at most for max or until ctx ends, and returns total() then: a backend
+// usually logs a request after it has answered it.
+func (b *tailBuffer) waitQuiet(ctx context.Context, poll, max time.Duration) int64 {
+	pause := b.pause
+	if pause == nil {
+		pause = time.Sleep
+	}
+	end := b.total()
+	for deadline := time.Now().Add(max); time.Now().Before(deadline) && ctx.Err() == nil; {
+		pause(poll)
+		n := b.total()
 		if n == end {
 			break
 		}
 		end = n
 	}
-	return s.redact(s.out.between(mark, end, caseOutputBytes))
+	return end
 }
 
 // between returns the bytes written from offset from to offset to (both

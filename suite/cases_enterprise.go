@@ -248,18 +248,10 @@ func findKeyInURL(s, key string) (string, bool) { return findSecret(s, key, "?ke
 // requests and returns its output, noting in the transcript that it looked
 // for what there; ok is false when the harness did not start the backend.
 func (e *Env) settledOutput(ctx context.Context, what string) (string, bool) {
-	last, _, ok := e.rawOutput()
-	if !ok {
+	if _, _, ok := e.rawOutput(); !ok {
 		return "", false
 	}
-	for deadline := time.Now().Add(outputSettle); time.Now().Before(deadline) && ctx.Err() == nil; {
-		time.Sleep(50 * time.Millisecond)
-		out, _, _ := e.rawOutput()
-		if len(out) == len(last) {
-			break
-		}
-		last = out
-	}
+	e.s.out.waitQuiet(ctx, outputPoll, outputSettle)
 	out, dropped, _ := e.rawOutput()
 	e.Step("looked for %s in the %d bytes of output the backend wrote (%d earlier bytes no longer held)", what, len(out), dropped)
 	return out, true

@@ -339,9 +339,14 @@ func findSecret(s, secret string, prefixes ...string) (string, bool) {
 	return "", false
 }
 
-// outputSettle bounds LEAK-003's wait for the backend's log lines about
-// its last request, which usually follow the answer.
-const outputSettle = 500 * time.Millisecond
+// outputSettle bounds the wait of LEAK-003 and ENT-006 for the backend's
+// log lines about their last requests, which usually follow the answer;
+// the output is looked at every outputPoll, and once it has not grown
+// between two looks it is taken as settled.
+const (
+	outputSettle = 500 * time.Millisecond
+	outputPoll   = 50 * time.Millisecond
+)
 
 // secretNeverShown sends a valid token, a refused one, one that meets a
 // siteverify outage and a request without a token, and looks for the

@@ -396,6 +396,8 @@ type tailBuffer struct {
 	size    int    // bytes held
 	dropped int64
 	written int64 // bytes ever written
+
+	pause func(time.Duration) // waitQuiet's wait between looks; nil: time.Sleep
 }
 
 func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
