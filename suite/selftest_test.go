@@ -147,6 +147,16 @@ var narrow = []struct {
 	{"breaker-after-closed-connection", allKinds, []string{"OUTAGE-009"}},
 	// The secret in an answer; in the output: TestProcessFlaws.
 	{"outage-request-echo", allKinds, []string{"LEAK-003"}},
+	// Answers at its timeout, the held call left open (Promise.race
+	// without an abort): one call, in time, so no case fails, and WIRE-009
+	// must pass, not skip (statuses; suite/MUTATIONS.md G27).
+	{"race-timeout-without-abort", resendKinds, nil},
+	// The same with a 6 s timeout: answered after answer_within
+	// (OUTAGE-007) but before the mock answers WIRE-009's held call, so
+	// WIRE-009 still passes (statuses), which only its request timeout
+	// beyond the hold lets it see (G27).
+	{"slow-timeout,race-timeout-without-abort", v3Kind, []string{"OUTAGE-007"}},
+	{"outage-names-upstream", allKinds, []string{"LEAK-002"}}, // the mock's host:port without the path (G29)
 
 	// Issue 10: what only one provider has (fixtures/refbackend/providers.go).
 	{"no-action-check", []string{"turnstile"}, []string{"REJECT-003"}},
@@ -420,6 +430,8 @@ var diagnoses = map[string]string{
 	"no-action-check ENT-003":           "(tokenProperties.action \"conform_other_action\" was not compared with",
 	"action-absent-as-v2 REJECT-015":    "(an answer without an action was judged without the action check, as if it came from a v2 key)",
 	"score-not-inverted REJECT-016":     "is a bot: 1 is the riskiest; read as reCAPTCHA's it looks human)",
+	// The mock's host:port alone names the siteverify URL.
+	"outage-names-upstream LEAK-002": "siteverify answering HTTP 500 with Google's HTML error page, the backend shows the siteverify URL (",
 }
 
 // statuses are the results a case must have for a flaw ("flaws ID") where
@@ -429,6 +441,10 @@ var statuses = map[string]suite.Status{
 	// The backend waited for the held call: no resend after a timeout
 	// could be seen (OUTAGE-007 fails the wait).
 	"no-timeout WIRE-009": suite.StatusSkipped,
+	// The backend answered at its timeout, before the mock answered the
+	// held call, which it left open: it gave up, and sent nothing more.
+	"race-timeout-without-abort WIRE-009":              suite.StatusPassed,
+	"slow-timeout,race-timeout-without-abort WIRE-009": suite.StatusPassed,
 }
 
 // transcripts are what a step of a case's report must say ("flaws ID",
