@@ -2,15 +2,14 @@ package suite_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/siteverify/siteverify/internal/portsquat"
 	"github.com/siteverify/siteverify/suite"
 	"github.com/siteverify/siteverify/suite/target"
 )
@@ -43,28 +42,9 @@ func TestStartRetriesPortAnsweredByAnotherProgram(t *testing.T) {
 
 	// The other program: this test's process, which was running before
 	// the backend started, takes the first port as soon as it is known.
-	taken := make(chan string, 1)
-	go func() {
-		defer close(taken)
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			p, _ := os.ReadFile(filepath.Join(work, "first.port"))
-			if port := strings.TrimSpace(string(p)); port != "" {
-				ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-				if err != nil {
-					t.Errorf("take port %s: %v", port, err)
-					return
-				}
-				mux := http.NewServeMux()
-				mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
-				srv := &http.Server{Handler: mux}
-				go srv.Serve(ln)
-				t.Cleanup(func() { srv.Close() })
-				taken <- port
-				return
-			}
-		}
-		t.Error("the first start wrote no first.port within 30 s")
-	}()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+	taken := portsquat.TakeWhenWritten(t, filepath.Join(work, "first.port"), mux)
 
 	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Focus: []string{"ACCEPT-001"}})
 	if err != nil {
