@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -143,20 +142,9 @@ func TestCrashRestart(t *testing.T) {
 // error, never a failure.
 func TestCrashRestartFails(t *testing.T) {
 	t.Parallel()
-	path := helperTarget(t, `    HELPER_FLAWS: crash-on-transport-error`)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Wrap the command: a second start exits 9.
-	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'if [ -e started ]; then echo "cannot start twice" >&2; exit 9; fi; touch started; exec "$0" "$@"', `, 1)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tg, err := target.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A second start exits 9.
+	tg, _ := wrappedHelperTarget(t, `    HELPER_FLAWS: crash-on-transport-error`,
+		`if [ -e started ]; then echo "cannot start twice" >&2; exit 9; fi; touch started; exec "$0" "$@"`)
 	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Focus: []string{"ACCEPT-001", "OUTAGE-006", "OUTAGE-008", "LEAK-001"}})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/siteverify/siteverify/internal/portsquat"
 	"github.com/siteverify/siteverify/suite"
-	"github.com/siteverify/siteverify/suite/target"
 )
 
 // TestStartRetriesPortAnsweredByAnotherProgram: another program takes the
@@ -23,21 +22,10 @@ import (
 // backend again on a new port.
 func TestStartRetriesPortAnsweredByAnotherProgram(t *testing.T) {
 	t.Parallel()
-	path := helperTarget(t, `  ready_url: "http://127.0.0.1:{{port}}/healthz"`)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The first start is slow to bind, as a Node backend that does work
 	// before it listens: it notes its port and waits to be stopped.
-	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'if [ ! -e tried ]; then touch tried; echo "$HELPER_PORT" > first.port; sleep 60; exit 1; fi; echo "$HELPER_PORT" > second.port; exec "$0" "$@"', `, 1)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tg, err := target.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, path := wrappedHelperTarget(t, `  ready_url: "http://127.0.0.1:{{port}}/healthz"`,
+		`if [ ! -e tried ]; then touch tried; echo "$HELPER_PORT" > first.port; sleep 60; exit 1; fi; echo "$HELPER_PORT" > second.port; exec "$0" "$@"`)
 	work := filepath.Join(filepath.Dir(path), "work")
 
 	// The other program: this test's process, which was running before

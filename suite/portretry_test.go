@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/siteverify/siteverify/suite"
-	"github.com/siteverify/siteverify/suite/target"
 )
 
 // TestStartRetriesTakenPort: when the port the harness picked is taken
@@ -16,20 +15,8 @@ import (
 // harness starts it once more on a new port, and the run goes on there.
 func TestStartRetriesTakenPort(t *testing.T) {
 	t.Parallel()
-	path := helperTarget(t, "")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The first start fails as Node does on a taken port, naming it.
-	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'if [ ! -e tried ]; then touch tried; echo "$HELPER_PORT" > first.port; echo "Error: listen EADDRINUSE: address already in use 127.0.0.1:$HELPER_PORT" >&2; exit 1; fi; echo "$HELPER_PORT" > second.port; exec "$0" "$@"', `, 1)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tg, err := target.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, path := wrappedHelperTarget(t, "", `if [ ! -e tried ]; then touch tried; echo "$HELPER_PORT" > first.port; echo "Error: listen EADDRINUSE: address already in use 127.0.0.1:$HELPER_PORT" >&2; exit 1; fi; echo "$HELPER_PORT" > second.port; exec "$0" "$@"`)
 	rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Focus: []string{"ACCEPT-001"}})
 	if err != nil {
 		t.Fatalf("run: %v", err)

@@ -84,6 +84,28 @@ outage: {answer_within: 3s}
 	return path
 }
 
+// wrappedHelperTarget loads helperTarget(t, startExtra) with its command
+// run through a shell script first: the script starts the helper with
+// exec "$0" "$@", or does what a test needs instead. It returns the target
+// and its file's path.
+func wrappedHelperTarget(t *testing.T, startExtra, script string) (*target.Target, string) {
+	t.Helper()
+	path := helperTarget(t, startExtra)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(b), "  command: [", "  command: [sh, -c, '"+script+"', ", 1)
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg, path
+}
+
 func TestStartSection(t *testing.T) {
 	// No sitekey or secret in the file: the harness generates them and
 	// passes them through {{sitekey}} and {{secret}}.
@@ -181,19 +203,7 @@ func TestStartSectionFailures(t *testing.T) {
 // TestBackendOutputRedactsSecret: a backend that prints its secret does
 // not put it in the report, or in a start error, in clear.
 func TestBackendOutputRedactsSecret(t *testing.T) {
-	path := helperTarget(t, "")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := strings.Replace(string(b), "  command: [", `  command: [sh, -c, 'echo "my secret is $HELPER_SECRET"; exec "$0" "$@"', `, 1)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tg, err := target.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, _ := wrappedHelperTarget(t, "", `echo "my secret is $HELPER_SECRET"; exec "$0" "$@"`)
 	s, err := suite.NewSession(context.Background(), suite.Config{Target: tg})
 	if err != nil {
 		t.Fatal(err)
@@ -206,13 +216,7 @@ func TestBackendOutputRedactsSecret(t *testing.T) {
 	}
 
 	// Readiness fails: the error quotes the output, redacted too.
-	y = strings.Replace(y, "exec \"$0\" \"$@\"", "exit 5", 1)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if tg, err = target.Load(path); err != nil {
-		t.Fatal(err)
-	}
+	tg, _ = wrappedHelperTarget(t, "", `echo "my secret is $HELPER_SECRET"; exit 5`)
 	_, err = suite.NewSession(context.Background(), suite.Config{Target: tg})
 	if err == nil || !strings.Contains(err.Error(), "my secret is [secret]") {
 		t.Errorf("start error = %v", err)
