@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siteverify/siteverify/mockserver"
 	"github.com/siteverify/siteverify/suite"
-	"github.com/siteverify/siteverify/suite/target"
 )
 
 // processProven lists the flaws the in-process self-test cannot show,
@@ -54,21 +52,16 @@ func TestProcessFlaws(t *testing.T) {
 		for _, fx := range row.fixtures {
 			t.Run(fx+" "+row.flaws, func(t *testing.T) {
 				t.Parallel()
-				file := fixtureFiles[fx]
+				fixture := fx
 				if fx == encodableSecret {
-					file = fixtureFiles["v3"]
+					fixture = "v3"
 				}
-				tg, err := target.Load(file)
+				tg, err := loadFixture(fixture)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if fx == encodableSecret {
 					tg.Secret = "6LcEncodable+Secret/Holds=Chars0000000001"
-				}
-				if fx == "v2-invisible" {
-					tg.Kind = mockserver.V2Invisible
-					tg.Start.Env["REFBACKEND_KIND"] = string(mockserver.V2Invisible)
-					tg.Endpoints[0].ClientIPHeader = target.NoClientIPHeader
 				}
 				env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "REFBACKEND_FLAWS="+row.flaws)
 				rep, err := suite.Run(context.Background(), suite.Config{Target: tg, Strict: true, Environ: env})

@@ -301,10 +301,9 @@ var (
 )
 
 var fixtureFiles = map[string]string{
-	"v3":           "../fixtures/targets/refbackend.yaml",
-	"v2":           "../fixtures/targets/refbackend-v2.yaml",
-	"v2-invisible": "../fixtures/targets/refbackend-v2.yaml",
-	"android":      "../fixtures/targets/refbackend-android.yaml",
+	"v3":      "../fixtures/targets/refbackend.yaml",
+	"v2":      "../fixtures/targets/refbackend-v2.yaml",
+	"android": "../fixtures/targets/refbackend-android.yaml",
 
 	"hcaptcha":            "../fixtures/targets/refbackend-hcaptcha.yaml",
 	"hcaptcha-enterprise": "../fixtures/targets/refbackend-hcaptcha-enterprise.yaml",
@@ -314,18 +313,44 @@ var fixtureFiles = map[string]string{
 	"enterprise-checkbox": "../fixtures/targets/refbackend-enterprise-checkbox.yaml",
 }
 
+// tweakedFixtures are fixtures made from another one (fixtureFiles'
+// entry) by a change to the target, which the reference backend follows
+// too.
+var tweakedFixtures = map[string]struct {
+	base  string
+	tweak func(*target.Target)
+}{
+	"v2-invisible": {"v2", func(tg *target.Target) {
+		tg.Kind = mockserver.V2Invisible
+		tg.Endpoints[0].ClientIPHeader = target.NoClientIPHeader
+		if tg.Start != nil { // the process self-test starts it
+			tg.Start.Env["REFBACKEND_KIND"] = string(mockserver.V2Invisible)
+		}
+	}},
+}
+
+// loadFixture loads a fixture's target, tweaked if it is one of
+// tweakedFixtures.
+func loadFixture(fixture string) (*target.Target, error) {
+	tw, tweaked := tweakedFixtures[fixture]
+	if !tweaked {
+		return target.Load(fixtureFiles[fixture])
+	}
+	tg, err := target.Load(fixtureFiles[tw.base])
+	if err == nil {
+		tw.tweak(tg)
+	}
+	return tg, err
+}
+
 // refTarget serves the reference backend in process for a fixture target
 // and returns the target pointed at it (start section removed), the mock,
 // and a function that stops both. The backend's configuration is read from
 // the target, so the two cannot disagree.
 func refTarget(fixture, flaws, policy string) (*target.Target, *mockserver.Server, func(), error) {
-	tg, err := target.Load(fixtureFiles[fixture])
+	tg, err := loadFixture(fixture)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	if fixture == "v2-invisible" {
-		tg.Kind = mockserver.V2Invisible
-		tg.Endpoints[0].ClientIPHeader = target.NoClientIPHeader
 	}
 	if policy != "" {
 		tg.Outage.Policy = policy
