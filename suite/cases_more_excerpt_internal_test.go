@@ -2,6 +2,7 @@ package suite
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,17 @@ func TestEnvDescribeCalls(t *testing.T) {
 	calls := []mockserver.Request{{Time: t0.Add(time.Second), Outcome: "success"}, {Time: t0, Outcome: "interrupted"}}
 	if got, want := describeCalls(calls), "call 1: interrupted; call 2: success"; got != want {
 		t.Errorf("describeCalls = %q, want %q", got, want)
+	}
+}
+
+// TestEnvDescribeKeys checks how WIRE-010's failure lists the calls'
+// idempotency keys: numbered from 1, "none" for a call without one.
+func TestEnvDescribeKeys(t *testing.T) {
+	calls := []mockserver.Request{
+		{Form: url.Values{"idempotency_key": {"k-1"}}, Outcome: "reset"},
+		{Form: url.Values{}, Outcome: "success"},
+	}
+	if got, want := describeKeys(calls), "call 1: idempotency_key k-1 (reset); call 2: idempotency_key none (success)"; got != want {
+		t.Errorf("describeKeys = %q, want %q", got, want)
 	}
 }
