@@ -298,15 +298,20 @@ func outageSurvival(ctx context.Context, e *Env) error {
 			return err
 		}
 		if r.Class != Accepted {
-			how := r.String()
-			if r.Err != nil {
-				how += ": the backend no longer answers"
-			}
 			return e.Fail("the backend keeps answering after a siteverify outage: a fresh valid token is accepted",
-				"after siteverify answered one token with %s, a fresh valid token got %s", p.what, how)
+				"after siteverify answered one token with %s, a fresh valid token got %s", p.what, survivalAnswer(r))
 		}
 	}
 	return nil
+}
+
+// survivalAnswer describes what a fresh valid token got after an outage,
+// saying so when the backend no longer answered at all.
+func survivalAnswer(r Response) string {
+	if r.Err != nil {
+		return r.String() + ": the backend no longer answers"
+	}
+	return r.String()
 }
 
 // ---- LEAK-003: the secret stays secret ----
