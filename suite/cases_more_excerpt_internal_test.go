@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,5 +67,38 @@ func TestEnvDescribeKeys(t *testing.T) {
 	}
 	if got, want := describeKeys(calls), "call 1: idempotency_key k-1 (reset); call 2: idempotency_key none (success)"; got != want {
 		t.Errorf("describeKeys = %q, want %q", got, want)
+	}
+}
+
+// TestEnvSurvivalAnswer checks OUTAGE-009's words for the answer a fresh
+// token got: "no longer answers" only when there was no answer.
+func TestEnvSurvivalAnswer(t *testing.T) {
+	refused := Response{Status: http.StatusServiceUnavailable, Body: []byte(`{"error":"captcha-unavailable"}`), Class: Rejected}
+	if got := survivalAnswer(refused); got != refused.String() {
+		t.Errorf("an answered refusal: %q, want %q", got, refused.String())
+	}
+	gone := Response{Err: errors.New("connection refused"), Duration: 3 * time.Millisecond}
+	if got, want := survivalAnswer(gone), gone.String()+": the backend no longer answers"; got != want {
+		t.Errorf("no answer: %q, want %q", got, want)
+	}
+}
+
+// TestEnvFindSecret checks the secret search of LEAK-003 and ENT-006:
+// found at an answer's first byte too, right after a prefix when one is
+// given, URL-encoded too, and quoted redacted with 30 bytes of context.
+func TestEnvFindSecret(t *testing.T) {
+	const secret = "6LcSecret+Value/0123"
+	if x, ok := findSecret(secret+" leaked", secret); !ok || x != "[secret] leaked" {
+		t.Errorf("at the first byte: %q, %v", x, ok)
+	}
+	s := strings.Repeat("a", 40) + "GET /v1?key=" + secret + "&x=" + strings.Repeat("b", 40)
+	if x, ok := findSecret(s, secret, "?key=", "&key="); !ok || x != strings.Repeat("a", 23)+"GET /v1?key=[secret]&x="+strings.Repeat("b", 27) {
+		t.Errorf("after a prefix: %q, %v", x, ok)
+	}
+	if x, ok := findSecret("key "+secret, secret, "?key="); ok {
+		t.Errorf("without the prefix: found %q", x)
+	}
+	if x, ok := findSecret("secret=6LcSecret%2BValue%2F0123&response=t", secret); !ok || x != "secret=[secret]&response=t" {
+		t.Errorf("URL-encoded: %q, %v", x, ok)
 	}
 }
